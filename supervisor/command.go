@@ -1,0 +1,190 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+)
+
+// ErrUnterminatedQuote is returned by SplitCommand for a quote left open.
+var ErrUnterminatedQuote = errors.New("unterminated quote")
+
+// SplitCommand splits a command line the way Python's shlex.split does in
+// POSIX mode: whitespace separates words, single quotes keep everything,
+// double quotes keep everything but \" \\ \$ \`, a backslash outside quotes
+// escapes the next character.
+func SplitCommand(s string) ([]string, error) {
+	var (
+		words  []string
+		cur    strings.Builder
+		inWord bool
+	)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			inWord = true
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("%w in %q", ErrUnterminatedQuote, s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+		case c == '"':
+			inWord = true
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("%w in %q", ErrUnterminatedQuote, s)
+			}
+		case c == '\\':
+			inWord = true
+			if i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			}
+		default:
+			inWord = true
+			cur.WriteByte(c)
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// ErrUndefinedVariable is returned when an argument names a variable the
+// process environment does not define.
+var ErrUndefinedVariable = errors.New("undefined variable")
+
+// expandVars substitutes $NAME and ${NAME} from env ($$ is a literal $). An
+// undefined variable is an error, as in gaffer (string.Template.substitute).
+func expandVars(s string, env map[string]string) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		n := s[i+1]
+		switch {
+		case n == '$':
+			b.WriteByte('$')
+			i++
+		case n == '{':
+			end := strings.IndexByte(s[i+2:], '}')
+			if end < 0 {
+				b.WriteByte('$')
+				continue
+			}
+			name := s[i+2 : i+2+end]
+			v, ok := env[name]
+			if !ok {
+				return "", fmt.Errorf("%w ${%s}", ErrUndefinedVariable, name)
+			}
+			b.WriteString(v)
+			i += end + 2
+		case isIdentStart(n):
+			j := i + 1
+			for j < len(s) && isIdent(s[j]) {
+				j++
+			}
+			name := s[i+1 : j]
+			v, ok := env[name]
+			if !ok {
+				return "", fmt.Errorf("%w $%s", ErrUndefinedVariable, name)
+			}
+			b.WriteString(v)
+			i = j - 1
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String(), nil
+}
+
+func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+func isIdent(c byte) bool      { return isIdentStart(c) || c >= '0' && c <= '9' }
+
+// buildEnv composes a process environment (gaffer-http-api.md §5.3): the job's
+// env, then gafferd's own environment on top when os_env, then the session env,
+// then a commit's env. A fresh map every time.
+func buildEnv(cfg *JobConfig, session, commit map[string]string) map[string]string {
+	env := make(map[string]string, len(cfg.Env)+8)
+	for k, v := range cfg.Env {
+		env[k] = v
+	}
+	if cfg.OSEnv {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				env[k] = v
+			}
+		}
+	}
+	for k, v := range session {
+		env[k] = v
+	}
+	for k, v := range commit {
+		env[k] = v
+	}
+	return env
+}
+
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// commandLine builds program and argv (without argv[0]) as gaffer does
+// (gaffer-http-api.md §5.2), except that shell mode passes the whole cmd as
+// the script, as the spec recommends.
+func commandLine(cfg *JobConfig, env map[string]string) (prog string, args []string, err error) {
+	words, err := SplitCommand(cfg.Cmd)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(words) == 0 {
+		return "", nil, ErrMissingCmd
+	}
+	extra := make([]string, len(cfg.Args))
+	for i, a := range cfg.Args {
+		if extra[i], err = expandVars(a, env); err != nil {
+			return "", nil, err
+		}
+	}
+	if cfg.Shell {
+		// The whole cmd is the script; extra args become $1, $2, …
+		return "/bin/sh", append([]string{"-c", cfg.Cmd, "sh"}, extra...), nil
+	}
+	prog = words[0]
+	for _, w := range words[1:] {
+		x, err := expandVars(w, env)
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, x)
+	}
+	args = append(args, extra...)
+	return prog, args, nil
+}

@@ -1,0 +1,406 @@
+package supervisor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultSession is the session of a job loaded without one.
+const DefaultSession = "default"
+
+// DefaultGracefulTimeout is gaffer's SIGTERM→SIGKILL delay (the code's 10 s, not the docs' 30 s).
+const DefaultGracefulTimeout = 10 * time.Second
+
+// LowestPriority is the priority of a job that names none: it starts last.
+const LowestPriority = math.MaxInt32
+
+// JobConfig is a job: the template from which a job's processes are spawned.
+// It is a value; the supervisor keeps its own copy.
+type JobConfig struct {
+	Name            string            // job name without the session
+	Cmd             string            // command line; split shell-style
+	Args            []string          // extra arguments, appended after cmd's own
+	Env             map[string]string // extra environment
+	OSEnv           bool              // os_env: start from gafferd's environment (OS values win)
+	UID             string            // uid: user name or number (only when root)
+	GID             string            // gid: group name or number
+	Cwd             string            // working directory; gafferd's when empty
+	Detach          bool              // new session, not killed with gafferd
+	Shell           bool              // run cmd through sh -c
+	NumProcesses    int               // numprocesses: processes to keep alive
+	Priority        int               // boot start order, ascending; LowestPriority when unset
+	Start           bool              // start after loading (INI "start", API "start")
+	GracefulTimeout time.Duration     // graceful_timeout (whole seconds in gaffer's formats)
+	Flapping        *Flapping         // crash-loop detection; nil = off
+	Backoff         *Backoff          // optional exponential restart delay; nil = gaffer's immediate restart
+	RedirectOutput  []string          // labels for stdout (1st) and stderr (2nd)
+	RedirectInput   bool              // open a pipe to stdin
+	CustomStreams   []string          // extra bidirectional pipes at fd 3, 4, …
+
+	// Given lists the JSON keys the config was loaded with, so that job info
+	// echoes "the stored config exactly as loaded". Unknown keys are kept in Extra.
+	Given []string
+	Extra map[string]json.RawMessage
+}
+
+// Flapping is gaffer's crash-loop rule (gaffer-config.md §8).
+type Flapping struct {
+	Attempts int           // recorded exits before the rule is evaluated
+	Window   time.Duration // max span between the oldest and newest exit
+	RetryIn  time.Duration // pause before restarting a flapping job
+	MaxRetry int           // pauses allowed before giving up; size of the exit history
+}
+
+// DefaultFlapping returns gaffer's defaults: 2 attempts in 1 s, retry in 7 s, 5 retries.
+func DefaultFlapping() Flapping {
+	return Flapping{Attempts: 2, Window: time.Second, RetryIn: 7 * time.Second, MaxRetry: 5}
+}
+
+// Backoff is an optional restart delay that grows on every crash, beyond
+// gaffer's immediate restart. Delay n = min(Max, Initial*Multiplier^n),
+// randomised by ±Jitter (a fraction); n resets to 0 once a process has run
+// for Reset. Off (nil) by default so gaffer's rule stays exact.
+type Backoff struct {
+	Initial    time.Duration
+	Max        time.Duration
+	Multiplier float64
+	Jitter     float64
+	Reset      time.Duration
+}
+
+// NewJobConfig returns a config with gaffer's API defaults.
+func NewJobConfig(name, cmd string) JobConfig {
+	return JobConfig{
+		Name: name, Cmd: cmd, NumProcesses: 1, Priority: LowestPriority,
+		Start: true, GracefulTimeout: DefaultGracefulTimeout,
+	}
+}
+
+// ParseName splits a full job name: at the first '.', else the first '/',
+// else session "default" (gaffer-http-api.md §2).
+func ParseName(full string) (session, job string) {
+	if i := strings.IndexByte(full, '.'); i >= 0 {
+		return full[:i], full[i+1:]
+	}
+	if i := strings.IndexByte(full, '/'); i >= 0 {
+		return full[:i], full[i+1:]
+	}
+	return DefaultSession, full
+}
+
+// Validate reports every problem of a config, naming the key. It changes nothing.
+func (c *JobConfig) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, fmt.Errorf("name: %w", ErrMissingName))
+	} else if strings.ContainsAny(c.Name, "/") || strings.TrimSpace(c.Name) != c.Name {
+		errs = append(errs, fmt.Errorf("name %q: %w", c.Name, ErrBadName))
+	}
+	if strings.TrimSpace(c.Cmd) == "" {
+		errs = append(errs, fmt.Errorf("cmd: %w", ErrMissingCmd))
+	} else if _, err := SplitCommand(c.Cmd); err != nil {
+		errs = append(errs, fmt.Errorf("cmd: %w", err))
+	}
+	if c.NumProcesses < 0 {
+		errs = append(errs, fmt.Errorf("numprocesses %d: %w", c.NumProcesses, ErrBadValue))
+	}
+	if c.GracefulTimeout < 0 {
+		errs = append(errs, fmt.Errorf("graceful_timeout %v: %w", c.GracefulTimeout, ErrBadValue))
+	}
+	if f := c.Flapping; f != nil {
+		if f.Attempts < 0 || f.MaxRetry < 0 || f.Window < 0 || f.RetryIn < 0 {
+			errs = append(errs, fmt.Errorf("flapping: negative value: %w", ErrBadValue))
+		}
+	}
+	if b := c.Backoff; b != nil {
+		if b.Initial <= 0 || b.Max < b.Initial || b.Multiplier < 1 || b.Jitter < 0 || b.Jitter > 1 {
+			errs = append(errs, fmt.Errorf("backoff: need initial > 0, max >= initial, multiplier >= 1, 0 <= jitter <= 1: %w", ErrBadValue))
+		}
+	}
+	if len(c.RedirectOutput) > 2 {
+		// gaffer ignores extra labels; keep them but they have no stream.
+		_ = c.RedirectOutput
+	}
+	for _, l := range append(append([]string{}, c.RedirectOutput...), c.CustomStreams...) {
+		if l == "" || l == "stdin" {
+			errs = append(errs, fmt.Errorf("stream label %q: %w", l, ErrBadValue))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// clone returns a deep copy, so callers and the loop never share maps or slices.
+func (c JobConfig) clone() JobConfig {
+	out := c
+	out.Args = append([]string(nil), c.Args...)
+	out.RedirectOutput = append([]string(nil), c.RedirectOutput...)
+	out.CustomStreams = append([]string(nil), c.CustomStreams...)
+	out.Given = append([]string(nil), c.Given...)
+	if c.Env != nil {
+		out.Env = make(map[string]string, len(c.Env))
+		for k, v := range c.Env {
+			out.Env[k] = v
+		}
+	}
+	if c.Flapping != nil {
+		f := *c.Flapping
+		out.Flapping = &f
+	}
+	if c.Backoff != nil {
+		b := *c.Backoff
+		out.Backoff = &b
+	}
+	if c.Extra != nil {
+		out.Extra = make(map[string]json.RawMessage, len(c.Extra))
+		for k, v := range c.Extra {
+			out.Extra[k] = v
+		}
+	}
+	return out
+}
+
+// Equal reports whether two configs would spawn the same processes; used by reload diffs.
+func (c JobConfig) Equal(o JobConfig) bool {
+	a, _ := json.Marshal(c.canonical())
+	b, _ := json.Marshal(o.canonical())
+	return bytes.Equal(a, b)
+}
+
+func (c JobConfig) canonical() map[string]any {
+	m := c.fields()
+	m["priority"] = c.Priority
+	m["start"] = c.Start
+	return m
+}
+
+// fields is the full JSON view of the config, every key present.
+func (c JobConfig) fields() map[string]any {
+	m := map[string]any{
+		"name": c.Name, "cmd": c.Cmd, "args": nonNil(c.Args), "env": nonNilMap(c.Env),
+		"os_env": c.OSEnv, "cwd": c.Cwd, "detach": c.Detach, "shell": c.Shell,
+		"numprocesses": c.NumProcesses, "graceful_timeout": c.GracefulTimeout.Seconds(),
+		"redirect_output": nonNil(c.RedirectOutput), "redirect_input": c.RedirectInput,
+		"custom_streams": nonNil(c.CustomStreams),
+	}
+	if c.UID != "" {
+		m["uid"] = c.UID
+	}
+	if c.GID != "" {
+		m["gid"] = c.GID
+	}
+	if c.Priority != LowestPriority {
+		m["priority"] = c.Priority
+	}
+	if f := c.Flapping; f != nil {
+		m["flapping"] = map[string]any{"attempts": f.Attempts, "window": f.Window.Seconds(),
+			"retry_in": f.RetryIn.Seconds(), "max_retry": f.MaxRetry}
+	}
+	if b := c.Backoff; b != nil {
+		m["backoff"] = map[string]any{"initial": b.Initial.Seconds(), "max": b.Max.Seconds(),
+			"multiplier": b.Multiplier, "jitter": b.Jitter, "reset": b.Reset.Seconds()}
+	}
+	return m
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// MarshalJSON writes the config as job info shows it: name and cmd, the keys
+// it was loaded with (every key when Given is empty), and unknown keys as given.
+func (c JobConfig) MarshalJSON() ([]byte, error) {
+	all := c.fields()
+	out := map[string]any{"name": c.Name, "cmd": c.Cmd}
+	if len(c.Given) == 0 {
+		out = all
+	}
+	for _, k := range c.Given {
+		if v, ok := all[k]; ok {
+			out[k] = v
+		}
+	}
+	for k, v := range c.Extra {
+		if _, known := all[k]; !known {
+			out[k] = v
+		}
+	}
+	return json.Marshal(out)
+}
+
+// knownJobKeys are the JSON keys a job config understands.
+var knownJobKeys = map[string]bool{
+	"name": true, "cmd": true, "args": true, "env": true, "os_env": true, "uid": true, "gid": true,
+	"cwd": true, "detach": true, "shell": true, "numprocesses": true, "priority": true, "start": true,
+	"graceful_timeout": true, "flapping": true, "backoff": true, "redirect_output": true,
+	"redirect_input": true, "custom_streams": true, "custom_channels": true,
+}
+
+// UnmarshalJSON reads gaffer's JSON job config (gaffer-http-api.md §5) with the
+// API defaults. Wrong types are errors naming the key; unknown keys are kept and echoed.
+func (c *JobConfig) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("job config: %w", err)
+	}
+	if raw == nil {
+		return fmt.Errorf("job config: expected a JSON object")
+	}
+	*c = NewJobConfig("", "")
+	for k, v := range raw {
+		if !knownJobKeys[k] {
+			if c.Extra == nil {
+				c.Extra = map[string]json.RawMessage{}
+			}
+			c.Extra[k] = v
+			continue
+		}
+		if k != "start" && k != "custom_channels" {
+			c.Given = append(c.Given, k)
+		}
+		if err := c.setJSON(k, v); err != nil {
+			return fmt.Errorf("job config key %q: %w", k, err)
+		}
+	}
+	slices.Sort(c.Given)
+	return nil
+}
+
+func (c *JobConfig) setJSON(k string, v json.RawMessage) error {
+	switch k {
+	case "name":
+		return json.Unmarshal(v, &c.Name)
+	case "cmd":
+		return json.Unmarshal(v, &c.Cmd)
+	case "args":
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			args, err := SplitCommand(s)
+			c.Args = args
+			return err
+		}
+		return json.Unmarshal(v, &c.Args)
+	case "env":
+		return json.Unmarshal(v, &c.Env)
+	case "os_env":
+		return json.Unmarshal(v, &c.OSEnv)
+	case "uid":
+		return unmarshalIDName(v, &c.UID)
+	case "gid":
+		return unmarshalIDName(v, &c.GID)
+	case "cwd":
+		return json.Unmarshal(v, &c.Cwd)
+	case "detach":
+		return json.Unmarshal(v, &c.Detach)
+	case "shell":
+		return json.Unmarshal(v, &c.Shell)
+	case "numprocesses":
+		return json.Unmarshal(v, &c.NumProcesses)
+	case "priority":
+		return json.Unmarshal(v, &c.Priority)
+	case "start":
+		return json.Unmarshal(v, &c.Start)
+	case "graceful_timeout":
+		var f float64
+		if err := json.Unmarshal(v, &f); err != nil {
+			return err
+		}
+		c.GracefulTimeout = time.Duration(math.Trunc(f)) * time.Second // gaffer truncates to whole seconds
+		return nil
+	case "flapping":
+		var m map[string]float64
+		if err := json.Unmarshal(v, &m); err != nil {
+			return err
+		}
+		f := DefaultFlapping()
+		for fk, fv := range m {
+			switch fk {
+			case "attempts":
+				f.Attempts = int(fv)
+			case "window":
+				f.Window = seconds(fv)
+			case "retry_in":
+				f.RetryIn = seconds(fv)
+			case "max_retry":
+				f.MaxRetry = int(fv)
+			default:
+				return fmt.Errorf("unknown flapping key %q", fk)
+			}
+		}
+		c.Flapping = &f
+		return nil
+	case "backoff":
+		var m map[string]float64
+		if err := json.Unmarshal(v, &m); err != nil {
+			return err
+		}
+		b := Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, Reset: time.Minute}
+		for bk, bv := range m {
+			switch bk {
+			case "initial":
+				b.Initial = seconds(bv)
+			case "max":
+				b.Max = seconds(bv)
+			case "multiplier":
+				b.Multiplier = bv
+			case "jitter":
+				b.Jitter = bv
+			case "reset":
+				b.Reset = seconds(bv)
+			default:
+				return fmt.Errorf("unknown backoff key %q", bk)
+			}
+		}
+		c.Backoff = &b
+		return nil
+	case "redirect_output":
+		return json.Unmarshal(v, &c.RedirectOutput)
+	case "redirect_input":
+		return json.Unmarshal(v, &c.RedirectInput)
+	case "custom_streams":
+		return json.Unmarshal(v, &c.CustomStreams)
+	case "custom_channels":
+		return nil // embedding only; never serialized
+	}
+	return nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+func unmarshalIDName(v json.RawMessage, dst *string) error {
+	var n json.Number
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return err
+	}
+	switch t := x.(type) {
+	case nil:
+		*dst = ""
+	case string:
+		*dst = t
+	case json.Number:
+		n = t
+		*dst = n.String()
+	default:
+		return fmt.Errorf("want a name or a number")
+	}
+	return nil
+}
+

@@ -1,0 +1,243 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gafferhq/gaffer/internal/events"
+	"github.com/gafferhq/gaffer/internal/proc"
+)
+
+// process is one spawned child. Fields are owned by the loop except where
+// noted; output rings and the input queue have their own locks.
+type process struct {
+	id        int
+	osPid     int
+	job       *job
+	cfg       JobConfig // the job's config at spawn (immutable)
+	committed bool
+	prog      string
+	args      []string
+	env       map[string]string
+	started   time.Time
+	graceful  time.Duration
+
+	stopping bool
+	killAt   time.Time
+	escapees []int
+
+	outputs map[string]*Tail   // by label; immutable after newProcess
+	inputs  map[string]*writer // "stdin" and custom stream labels; immutable after newProcess
+}
+
+func newProcess(s *Supervisor, id int, j *job, op *proc.Process, committed bool, prog string, args []string, env map[string]string) *process {
+	p := &process{id: id, osPid: op.Pid, job: j, cfg: j.cfg, committed: committed, prog: prog, args: args,
+		env: env, started: time.Now(), graceful: j.cfg.GracefulTimeout,
+		outputs: map[string]*Tail{}, inputs: map[string]*writer{}}
+	pump := func(label, kind string, r io.ReadCloser) {
+		t := p.outputs[label]
+		if t == nil {
+			t = newTail(s.opts.TailSize)
+			p.outputs[label] = t
+		}
+		var sinks []io.Writer
+		if s.opts.OutputSinks != nil {
+			sinks = s.opts.OutputSinks(j.full, id, label)
+		}
+		go s.pump(p, label, kind, r, t, sinks)
+	}
+	labels := j.cfg.RedirectOutput
+	if op.Stdout != nil {
+		pump(labels[0], "output", op.Stdout)
+	}
+	if op.Stderr != nil {
+		pump(labels[1], "output", op.Stderr)
+	}
+	if op.Stdin != nil {
+		p.inputs["stdin"] = newWriter(op.Stdin)
+	}
+	for i, f := range op.Streams {
+		label := j.cfg.CustomStreams[i]
+		p.inputs[label] = newWriter(f)
+		pump(label, "READ", f)
+	}
+	return p
+}
+
+// pump copies one stream of a child with a fixed buffer until EOF: into the
+// in-memory tail, the sinks and to subscribers. It never parses lines, so
+// every byte arrives, including a last line without newline, and a chatty
+// child never blocks on a slow reader (subscribers have bounded queues).
+func (s *Supervisor) pump(p *process, label, kind string, r io.ReadCloser, t *Tail, sinks []io.Writer) {
+	defer r.Close()
+	buf := make([]byte, 32<<10)
+	typ := strconv.Itoa(p.id) + "." + label
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			t.Write(chunk)
+			for _, w := range sinks {
+				if _, err := w.Write(chunk); err != nil {
+					s.log.Error("output sink", "job", p.job.full, "pid", p.id, "label", label, "err", err)
+				}
+			}
+			if s.output.HasSubscribers(typ) {
+				s.output.Publish(events.Event{Type: typ, Kind: "output", Name: p.job.full, Pid: p.id,
+					OSPid: p.osPid, Label: label, Data: append([]byte(nil), chunk...), Reason: kind})
+			}
+		}
+		if err != nil {
+			t.close()
+			for _, w := range sinks {
+				if c, ok := w.(io.Closer); ok {
+					c.Close()
+				}
+			}
+			return
+		}
+	}
+}
+
+// exited releases what the process held once it is reaped.
+func (p *process) exited(proc.Exit) {
+	for _, w := range p.inputs {
+		w.close()
+	}
+}
+
+// Tail is the last bytes of one output stream, with absolute offsets: the
+// byte at offset n is the n-th byte the stream ever produced.
+type Tail struct {
+	mu     sync.Mutex
+	buf    []byte // ring
+	size   int
+	total  int64 // bytes ever written
+	closed bool
+	wake   chan struct{} // closed and replaced on every write: followers wait on it
+}
+
+func newTail(size int) *Tail { return &Tail{buf: make([]byte, size), size: size, wake: make(chan struct{})} }
+
+// Write appends to the ring. Safe for concurrent use with reads.
+func (t *Tail) Write(b []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(b) >= t.size {
+		copy(t.buf, b[len(b)-t.size:])
+		// keep the ring's start aligned with total
+		t.total += int64(len(b))
+		t.rotateTo()
+	} else {
+		start := int(t.total % int64(t.size))
+		n := copy(t.buf[start:], b)
+		copy(t.buf, b[n:])
+		t.total += int64(len(b))
+	}
+	close(t.wake)
+	t.wake = make(chan struct{})
+}
+
+// rotateTo re-lays the ring after a write larger than it, so that the byte at
+// absolute offset o lives at index o % size.
+func (t *Tail) rotateTo() {
+	shift := int(t.total % int64(t.size))
+	tmp := make([]byte, t.size)
+	copy(tmp[shift:], t.buf[:t.size-shift])
+	copy(tmp, t.buf[t.size-shift:])
+	t.buf = tmp
+}
+
+func (t *Tail) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	close(t.wake)
+	t.wake = make(chan struct{})
+}
+
+// Read returns the bytes from absolute offset off (clamped to what the ring
+// still holds), the offset after them, a channel closed at the next write,
+// and whether the stream has ended.
+func (t *Tail) Read(off int64) (data []byte, next int64, wake <-chan struct{}, closed bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	first := max(t.total-int64(t.size), 0)
+	if off < first {
+		off = first
+	}
+	if off > t.total {
+		off = t.total
+	}
+	n := int(t.total - off)
+	data = make([]byte, n)
+	start := int(off % int64(t.size))
+	c := copy(data, t.buf[start:min(start+n, t.size)])
+	copy(data[c:], t.buf[:n-c])
+	return data, t.total, t.wake, t.closed
+}
+
+// Last returns up to n of the most recent bytes.
+func (t *Tail) Last(n int) []byte {
+	t.mu.Lock()
+	total := t.total
+	t.mu.Unlock()
+	data, _, _, _ := t.Read(total - int64(n))
+	return data
+}
+
+// writer queues writes to a child's stdin or custom stream and flushes them
+// in order from its own goroutine, so a child that does not read never blocks
+// the caller or the loop.
+type writer struct {
+	mu     sync.Mutex
+	q      chan []byte
+	f      *os.File
+	closed bool
+}
+
+// ErrInputFull means a child is not reading its input fast enough.
+var ErrInputFull = errors.New("input queue full: the process is not reading")
+
+func newWriter(f *os.File) *writer {
+	w := &writer{q: make(chan []byte, 1024), f: f}
+	go func() {
+		defer f.Close()
+		for b := range w.q {
+			if _, err := f.Write(b); err != nil {
+				for range w.q { // drain: the reader is gone
+				}
+				return
+			}
+		}
+	}()
+	return w
+}
+
+func (w *writer) write(b []byte) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("write: %w", ErrProcessFinished)
+	}
+	select {
+	case w.q <- append([]byte(nil), b...):
+		return nil
+	default:
+		return ErrInputFull
+	}
+}
+
+func (w *writer) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.closed {
+		w.closed = true
+		close(w.q)
+	}
+}

@@ -1,0 +1,572 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gafferhq/gaffer/internal/events"
+	"github.com/gafferhq/gaffer/internal/proc"
+)
+
+// Event is one thing the supervisor did; see Subscribe.
+type Event = events.Event
+
+// Sub is a subscription to events or output.
+type Sub = events.Sub
+
+// Overflow policies for subscriptions.
+const (
+	DropOldest = events.DropOldest
+	CloseSub   = events.CloseSub
+)
+
+// Options configure a Supervisor. The zero value is usable.
+type Options struct {
+	// ReapAll makes the supervisor the child subreaper of everything below it
+	// and reap any pid (wait4(-1)), as gafferd does. Leave it off when the
+	// embedding program starts other children of its own (tests, libraries):
+	// then only the supervisor's own pids are reaped.
+	ReapAll bool
+	// Logger receives operational messages; slog.Default() when nil.
+	Logger *slog.Logger
+	// TailSize is the bytes of output kept in memory per stream (64 KiB when 0).
+	TailSize int
+	// OutputSinks, when set, returns extra writers for a process's stream
+	// (log files). Called from the loop at spawn; the writers are used by the
+	// stream's pump goroutine only.
+	OutputSinks func(job string, pid int, label string) []io.Writer
+}
+
+// Supervisor keeps jobs' processes alive. All its state is owned by one
+// goroutine (Run); every method sends a request to it and waits for the
+// answer or the caller's context.
+type Supervisor struct {
+	opts   Options
+	log    *slog.Logger
+	reqs   chan func()
+	events *events.Bus
+	output *events.Bus
+	done   chan struct{}
+	start  chan struct{} // closed when Run starts
+
+	// Owned by run.
+	sessions   map[string]*session
+	sessionSeq []string
+	procs      map[int]*process // every child not yet reaped, by internal id
+	byOS       map[int]*process
+	nextID     int
+	shutting   bool
+	timer      *time.Timer
+	timerAt    time.Time
+	exitWaiter []func() // called when shutdown completes
+}
+
+type session struct {
+	name string
+	jobs map[string]*job
+	seq  []string
+}
+
+// New returns a supervisor. Call Run to start it.
+func New(opts Options) *Supervisor {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.TailSize <= 0 {
+		opts.TailSize = 64 << 10
+	}
+	return &Supervisor{
+		opts:     opts,
+		log:      opts.Logger,
+		reqs:     make(chan func()),
+		events:   events.NewBus(),
+		output:   events.NewBus(),
+		done:     make(chan struct{}),
+		start:    make(chan struct{}),
+		sessions: map[string]*session{},
+		procs:    map[int]*process{},
+		byOS:     map[int]*process{},
+	}
+}
+
+// Run supervises until ctx is cancelled, then stops every process gracefully
+// and returns once all are gone.
+func (s *Supervisor) Run(ctx context.Context) error {
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, syscall.SIGCHLD)
+	defer signal.Stop(sigchld)
+	if s.opts.ReapAll {
+		if err := proc.SetSubreaper(); err != nil {
+			s.log.Warn("cannot become child subreaper; escaped descendants will not be reaped", "err", err)
+		}
+	}
+	s.timer = time.NewTimer(time.Hour)
+	s.timer.Stop()
+	close(s.start)
+	defer close(s.done)
+	stop := ctx.Done()
+	for !(s.shutting && len(s.procs) == 0) {
+		select {
+		case <-stop:
+			stop = nil
+			s.beginShutdown()
+		case fn := <-s.reqs:
+			fn()
+		case <-sigchld:
+			s.reap()
+		case now := <-s.timer.C:
+			s.timerAt = time.Time{}
+			s.onDeadlines(now)
+		}
+		s.armTimer()
+	}
+	s.timer.Stop()
+	return nil
+}
+
+// Done is closed when Run has returned.
+func (s *Supervisor) Done() <-chan struct{} { return s.done }
+
+// do runs fn in the loop and waits for it, or for ctx.
+func (s *Supervisor) do(ctx context.Context, fn func() error) error {
+	var err error
+	finished := make(chan struct{})
+	req := func() {
+		defer close(finished)
+		if s.shutting {
+			err = ErrShuttingDown
+			return
+		}
+		err = fn()
+	}
+	select {
+	case s.reqs <- req:
+	case <-s.done:
+		return ErrShuttingDown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once accepted, the request runs to completion without blocking; wait for it.
+	<-finished
+	return err
+}
+
+// Subscribe returns a subscription to events whose type matches any of the
+// patterns (gaffer-events.md §1; "." = all), with a bounded queue.
+func (s *Supervisor) Subscribe(size int, policy events.Overflow, patterns ...string) *Sub {
+	return s.events.Subscribe(size, policy, patterns...)
+}
+
+// SubscribeOutput returns a subscription to process output. Patterns are
+// "<pid>" (every stream of a process) or "<pid>.<label>"; "." = all output.
+// Output events have Kind "output", Label and Data set.
+func (s *Supervisor) SubscribeOutput(size int, policy events.Overflow, patterns ...string) *Sub {
+	return s.output.Subscribe(size, policy, patterns...)
+}
+
+func (s *Supervisor) publish(typ, name string, e Event) {
+	e.Type, e.Name = typ, name
+	e.Kind = ""
+	s.events.Publish(e)
+}
+
+// ---- the loop's handlers -------------------------------------------------
+
+func (s *Supervisor) reap() {
+	if s.opts.ReapAll {
+		for range 1 << 20 {
+			ex, ok := proc.ReapAny()
+			if !ok {
+				break
+			}
+			if p := s.byOS[ex.Pid]; p != nil {
+				s.onExit(p, ex)
+			}
+		}
+		return
+	}
+	for pid, p := range s.byOS {
+		if ex, ok := proc.Reap(pid); ok {
+			s.onExit(p, ex)
+		}
+	}
+}
+
+func (s *Supervisor) onDeadlines(now time.Time) {
+	for _, p := range s.procs {
+		if !p.killAt.IsZero() && !now.Before(p.killAt) {
+			p.killAt = time.Time{}
+			s.log.Info("graceful timeout over, killing", "job", p.job.full, "pid", p.id, "os_pid", p.osPid)
+			s.killTree(p, syscall.SIGKILL)
+		}
+	}
+	for _, sess := range s.sessions {
+		for _, j := range sess.jobs {
+			if !j.retryAt.IsZero() && !now.Before(j.retryAt) {
+				j.retryAt = time.Time{}
+				j.stopped = false
+				j.target = j.cfg.NumProcesses
+				s.manage(j)
+			}
+			if !j.restartAt.IsZero() && !now.Before(j.restartAt) {
+				j.restartAt = time.Time{}
+				s.manage(j)
+			}
+		}
+	}
+}
+
+// armTimer arms the one timer for the earliest pending deadline, or none:
+// an idle supervisor has no timer and makes no wake-ups.
+func (s *Supervisor) armTimer() {
+	var next time.Time
+	early := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, p := range s.procs {
+		early(p.killAt)
+	}
+	for _, sess := range s.sessions {
+		for _, j := range sess.jobs {
+			early(j.retryAt)
+			early(j.restartAt)
+		}
+	}
+	if next.Equal(s.timerAt) {
+		return
+	}
+	s.timer.Stop()
+	s.timerAt = next
+	if !next.IsZero() {
+		s.timer.Reset(max(time.Until(next), 0))
+	}
+}
+
+func (s *Supervisor) beginShutdown() {
+	s.shutting = true
+	for _, name := range s.sessionSeq {
+		sess := s.sessions[name]
+		for _, jn := range sess.seq {
+			j := sess.jobs[jn]
+			j.stopped, j.target = true, 0
+			j.retryAt, j.restartAt = time.Time{}, time.Time{}
+		}
+	}
+	for _, p := range s.procs {
+		if p.killAt.IsZero() {
+			s.stopProc(p)
+		}
+	}
+}
+
+// ---- jobs ----------------------------------------------------------------
+
+type job struct {
+	session, name, full string
+	cfg                 JobConfig
+	sessionEnv          map[string]string
+	target              int
+	stopped             bool
+	procs               []*process // supervised, live, in spawn order
+	once                []*process // committed, live
+	fromConfig          bool
+
+	flapHist  []time.Time
+	retries   int
+	retryAt   time.Time // flapping pause ends
+	backoffN  int
+	restartAt time.Time // backoff delay ends
+	lastError string
+}
+
+func (s *Supervisor) lookup(full string) (*job, error) {
+	sn, jn := ParseName(full)
+	if sess := s.sessions[sn]; sess != nil {
+		if j := sess.jobs[jn]; j != nil {
+			return j, nil
+		}
+	}
+	return nil, fmt.Errorf("job %q: %w", sn+"."+jn, ErrNotFound)
+}
+
+func (s *Supervisor) addJob(sessionName string, cfg JobConfig, env map[string]string) (*job, error) {
+	if sessionName == "" {
+		sessionName = DefaultSession
+	}
+	if err := validSessionName(sessionName); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	sess := s.sessions[sessionName]
+	if sess != nil && sess.jobs[cfg.Name] != nil {
+		return nil, fmt.Errorf("load %q: %w", sessionName+"."+cfg.Name, ErrConflict)
+	}
+	if sess == nil {
+		sess = &session{name: sessionName, jobs: map[string]*job{}}
+		s.sessions[sessionName] = sess
+		s.sessionSeq = append(s.sessionSeq, sessionName)
+	}
+	j := &job{session: sessionName, name: cfg.Name, full: sessionName + "." + cfg.Name,
+		cfg: cfg.clone(), sessionEnv: env, stopped: true}
+	sess.jobs[cfg.Name] = j
+	sess.seq = append(sess.seq, cfg.Name)
+	s.publish("load", j.full, Event{})
+	return j, nil
+}
+
+func validSessionName(n string) error {
+	for _, c := range n {
+		if c == '.' || c == '/' || c == ' ' {
+			return fmt.Errorf("session %q: %w", n, ErrBadName)
+		}
+	}
+	return nil
+}
+
+func (s *Supervisor) startJob(j *job) {
+	j.stopped = false
+	j.target = j.cfg.NumProcesses
+	j.flapHist, j.retries, j.retryAt = nil, 0, time.Time{}
+	j.backoffN, j.restartAt = 0, time.Time{}
+	s.publish("start", j.full, Event{})
+	s.publish("job."+j.full+".start", j.full, Event{})
+	s.manage(j)
+}
+
+func (s *Supervisor) stopJob(j *job) {
+	j.target, j.stopped = 0, true
+	j.retryAt, j.restartAt = time.Time{}, time.Time{}
+	s.publish("stop", j.full, Event{})
+	s.publish("job."+j.full+".stop", j.full, Event{})
+	s.stopAll(j)
+}
+
+// stopAll sends SIGTERM to every live process of j, committed ones too, and
+// takes them off its live lists.
+func (s *Supervisor) stopAll(j *job) {
+	ps := append(j.procs, j.once...)
+	j.procs, j.once = nil, nil
+	for _, p := range ps {
+		s.publish("stop_process", j.full, Event{Pid: p.id})
+		s.stopProc(p)
+	}
+}
+
+func (s *Supervisor) removeJob(j *job) {
+	sess := s.sessions[j.session]
+	delete(sess.jobs, j.name)
+	sess.seq = slices.DeleteFunc(sess.seq, func(n string) bool { return n == j.name })
+	if len(sess.jobs) == 0 {
+		delete(s.sessions, j.session)
+		s.sessionSeq = slices.DeleteFunc(s.sessionSeq, func(n string) bool { return n == j.session })
+	}
+}
+
+// manage brings a job's supervised processes to its target: spawn the
+// missing ones, reap the oldest surplus.
+func (s *Supervisor) manage(j *job) {
+	if j.stopped || !j.retryAt.IsZero() || !j.restartAt.IsZero() || s.shutting {
+		return
+	}
+	if s.sessions[j.session] == nil || s.sessions[j.session].jobs[j.name] != j {
+		return // unloaded
+	}
+	for len(j.procs) < j.target {
+		p, err := s.spawn(j, false, 0, nil)
+		if err != nil {
+			// A program that cannot start is retried after a growing delay,
+			// never in a tight loop.
+			j.lastError = err.Error()
+			delay := time.Duration(1<<min(j.backoffN, 6)) * time.Second
+			j.backoffN++
+			j.restartAt = time.Now().Add(delay)
+			s.log.Error("spawn failed", "job", j.full, "err", err, "retry_in", delay)
+			s.publish("spawn_error", j.full, Event{Reason: err.Error()})
+			return
+		}
+		j.procs = append(j.procs, p)
+	}
+	for len(j.procs) > j.target {
+		p := j.procs[0]
+		j.procs = j.procs[1:]
+		s.publish("reap", j.full, Event{Pid: p.id, OSPid: p.osPid})
+		s.publish("job."+j.full+".reap", j.full, Event{Pid: p.id, OSPid: p.osPid})
+		s.publish("proc."+strconv.Itoa(p.id)+".reap", j.full, Event{Pid: p.id, OSPid: p.osPid})
+		s.stopProc(p)
+	}
+}
+
+// onExit handles a reaped child.
+func (s *Supervisor) onExit(p *process, ex proc.Exit) {
+	delete(s.byOS, p.osPid)
+	delete(s.procs, p.id)
+	p.exited(ex)
+	if !p.cfg.Detach {
+		// Whatever is left of its group, and the descendants that left the
+		// group while it was being stopped, go with it: no orphans.
+		_ = proc.Signal(p.osPid, syscall.SIGKILL, true)
+	}
+	for _, d := range p.escapees {
+		_ = proc.Signal(d, syscall.SIGKILL, false)
+	}
+	j := p.job
+	e := Event{Pid: p.id, OSPid: p.osPid, Once: p.committed, ExitStatus: ex.Code, TermSignal: ex.Signal}
+	if ex.Signal != 0 {
+		e.ExitStatus = 0 // gaffer reports exit_status 0 when killed; term_signal says which
+	}
+	s.publish("exit", j.full, e)
+	s.publish("job."+j.full+".exit", j.full, e)
+	if p.committed {
+		j.once = slices.DeleteFunc(j.once, func(q *process) bool { return q == p })
+		return
+	}
+	crashed := slices.Contains(j.procs, p)
+	j.procs = slices.DeleteFunc(j.procs, func(q *process) bool { return q == p })
+	if j.stopped || s.shutting {
+		return
+	}
+	if s.flapping(j) {
+		return
+	}
+	if b := j.cfg.Backoff; b != nil && crashed {
+		if time.Since(p.started) >= b.Reset {
+			j.backoffN = 0
+		}
+		d := float64(b.Initial)
+		for range min(j.backoffN, 64) {
+			d *= b.Multiplier
+			if d > float64(b.Max) {
+				break
+			}
+		}
+		d = min(d, float64(b.Max))
+		// Jitter spreads the restarts of many processes that crashed together
+		// (a lost database) so they do not hammer it in lockstep.
+		d *= 1 + b.Jitter*(2*rand.Float64()-1)
+		j.backoffN++
+		j.restartAt = time.Now().Add(time.Duration(d))
+		return
+	}
+	s.manage(j)
+}
+
+// flapping applies gaffer's crash-loop rule (gaffer-config.md §8.2) to an
+// exit of j; true means it paused or stopped the job.
+func (s *Supervisor) flapping(j *job) bool {
+	f := j.cfg.Flapping
+	if f == nil {
+		return false
+	}
+	now := time.Now()
+	j.flapHist = append(j.flapHist, now)
+	if len(j.flapHist) > f.MaxRetry {
+		j.flapHist = j.flapHist[len(j.flapHist)-f.MaxRetry:]
+	}
+	if len(j.flapHist) < f.Attempts || len(j.flapHist) == 0 {
+		return false
+	}
+	if span := j.flapHist[len(j.flapHist)-1].Sub(j.flapHist[0]); span > f.Window {
+		j.flapHist, j.retries = nil, 0
+		return false
+	}
+	s.publish("flap", j.full, Event{})
+	if j.retries < f.MaxRetry {
+		j.retries++
+		j.stopped = true
+		s.stopAll(j)
+		j.retryAt = now.Add(f.RetryIn)
+		s.log.Warn("job is flapping; pausing", "job", j.full, "retry_in", f.RetryIn, "retry", j.retries)
+		return true
+	}
+	j.flapHist, j.retries = nil, 0
+	j.target, j.stopped = 0, true
+	s.stopAll(j)
+	s.log.Warn("job is flapping; giving up until started again", "job", j.full)
+	return true
+}
+
+// ---- processes -------------------------------------------------------------
+
+// spawn starts one process of j. Committed processes are not supervised.
+func (s *Supervisor) spawn(j *job, committed bool, graceful time.Duration, env map[string]string) (*process, error) {
+	cfg := &j.cfg
+	penv := buildEnv(cfg, j.sessionEnv, env)
+	prog, args, err := commandLine(cfg, penv)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %q: %w", j.full, err)
+	}
+	spec := proc.Spec{Path: prog, Args: args, Env: envList(penv), Dir: cfg.Cwd,
+		User: cfg.UID, Group: cfg.GID, Detach: cfg.Detach, Umask: -1, Stdin: cfg.RedirectInput,
+		ExtraStreams: len(cfg.CustomStreams)}
+	labels := cfg.RedirectOutput
+	if len(labels) > 0 {
+		spec.Stdout = true
+	}
+	if len(labels) > 1 {
+		spec.Stderr = true
+		spec.MergeStderr = labels[0] == labels[1]
+	}
+	op, err := proc.Start(spec)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %q: %w: %w", j.full, ErrSpawn, err)
+	}
+	s.nextID++
+	p := newProcess(s, s.nextID, j, op, committed, prog, args, penv)
+	if graceful > 0 {
+		p.graceful = graceful
+	}
+	s.procs[p.id] = p
+	s.byOS[p.osPid] = p
+	j.lastError = ""
+	e := Event{Pid: p.id, OSPid: p.osPid}
+	s.publish("spawn", j.full, e)
+	if !committed {
+		s.publish("job."+j.full+".spawn", j.full, e)
+	}
+	return p, nil
+}
+
+// stopProc begins a graceful stop: SIGTERM (and SIGCONT, so a stopped
+// process can act on it) to the process group, and the same to descendants
+// that left the group; SIGKILL for all at the graceful timeout.
+func (s *Supervisor) stopProc(p *process) {
+	if !p.killAt.IsZero() || p.stopping {
+		return
+	}
+	p.stopping = true
+	p.escapees = proc.Descendants(p.osPid)
+	s.killTree(p, syscall.SIGTERM)
+	s.killTree(p, syscall.SIGCONT)
+	p.killAt = time.Now().Add(p.graceful)
+}
+
+func (s *Supervisor) killTree(p *process, sig syscall.Signal) {
+	if err := proc.Signal(p.osPid, sig, true); err != nil {
+		_ = proc.Signal(p.osPid, sig, false)
+	}
+	for _, d := range p.escapees {
+		_ = proc.Signal(d, sig, false)
+	}
+}
+
+func (s *Supervisor) findProc(id int) (*process, error) {
+	p := s.procs[id]
+	if p == nil || p.stopping {
+		return nil, fmt.Errorf("process %d: %w", id, ErrNotFound)
+	}
+	return p, nil
+}
+
