@@ -403,4 +403,3 @@ func unmarshalIDName(v json.RawMessage, dst *string) error {
 	}
 	return nil
 }
-

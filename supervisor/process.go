@@ -122,7 +122,9 @@ type Tail struct {
 	wake   chan struct{} // closed and replaced on every write: followers wait on it
 }
 
-func newTail(size int) *Tail { return &Tail{buf: make([]byte, size), size: size, wake: make(chan struct{})} }
+func newTail(size int) *Tail {
+	return &Tail{buf: make([]byte, size), size: size, wake: make(chan struct{})}
+}
 
 // Write appends to the ring. Safe for concurrent use with reads.
 func (t *Tail) Write(b []byte) {

@@ -569,4 +569,3 @@ func (s *Supervisor) findProc(id int) (*process, error) {
 	}
 	return p, nil
 }
-
