@@ -1,0 +1,170 @@
+// Package gaffertest holds test helpers: helper programs run from the test
+// binary itself, and waiting on events instead of sleeping.
+package gaffertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gafferhq/gaffer/internal/events"
+)
+
+// HelperEnv names the helper a re-executed test binary should run.
+const HelperEnv = "GAFFER_HELPER"
+
+// Helpers are small programs a test binary can act as; tests spawn
+// os.Args[0] with GAFFER_HELPER=<name> instead of shell one-liners.
+var Helpers = map[string]func(args []string) int{
+	// sleep: sleep forever (until signalled).
+	"sleep": func([]string) int { return sleepForever() },
+	// ignore-term: ignore SIGTERM, print "ready", sleep forever.
+	"ignore-term": func([]string) int {
+		signal.Ignore(syscall.SIGTERM)
+		fmt.Println("ready")
+		return sleepForever()
+	},
+	// exit N: exit with status N at once.
+	"exit": func(args []string) int {
+		n := 0
+		if len(args) > 0 {
+			n, _ = strconv.Atoi(args[0])
+		}
+		return n
+	},
+	// fork-grandchild FILE: start a grandchild in the same group that ignores
+	// SIGTERM, write its pid to FILE, sleep forever.
+	"fork-grandchild": func(args []string) int {
+		return spawnChild(args[0], false)
+	},
+	// setsid-escapee FILE: start a grandchild in a new session (outside the
+	// group), write its pid to FILE, sleep forever.
+	"setsid-escapee": func(args []string) int {
+		return spawnChild(args[0], true)
+	},
+	// write-no-newline TEXT: write TEXT without a newline and exit 0.
+	"write-no-newline": func(args []string) int {
+		os.Stdout.WriteString(args[0])
+		return 0
+	},
+	// echo-stdin: copy stdin to stdout until EOF.
+	"echo-stdin": func([]string) int {
+		buf := make([]byte, 4096)
+		for {
+			n, err := os.Stdin.Read(buf)
+			os.Stdout.Write(buf[:n])
+			if err != nil {
+				return 0
+			}
+		}
+	},
+	// chatty N: write N numbered lines as fast as possible, then sleep.
+	"chatty": func(args []string) int {
+		n, _ := strconv.Atoi(args[0])
+		for i := range n {
+			fmt.Fprintf(os.Stdout, "line %08d\n", i)
+		}
+		return sleepForever()
+	},
+}
+
+func spawnChild(file string, setsid bool) int {
+	attr := &syscall.ProcAttr{Env: append(os.Environ(), HelperEnv+"=ignore-term"),
+		Files: []uintptr{0, 1, 2}, Sys: &syscall.SysProcAttr{Setsid: setsid}}
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{os.Args[0]}, attr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := os.WriteFile(file+".tmp", []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return 1
+	}
+	os.Rename(file+".tmp", file)
+	return sleepForever()
+}
+
+// RunHelper runs the helper named by GAFFER_HELPER and exits; call it first
+// in TestMain. It returns when the binary is not running as a helper.
+func RunHelper() {
+	h := os.Getenv(HelperEnv)
+	if h == "" {
+		return
+	}
+	f := Helpers[h]
+	if f == nil {
+		fmt.Fprintf(os.Stderr, "unknown helper %q\n", h)
+		os.Exit(2)
+	}
+	os.Exit(f(os.Args[1:]))
+}
+
+// Self returns the path of the running test binary.
+func Self(t testing.TB) string {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exe
+}
+
+// WaitFor reads sub until match accepts an event, failing the test after
+// timeout. It returns the matching event.
+func WaitFor(t testing.TB, sub *events.Sub, timeout time.Duration, match func(events.Event) bool) events.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		select {
+		case e, ok := <-sub.C():
+			if !ok {
+				t.Fatalf("subscription closed while waiting: %v", sub.Err())
+			}
+			if match(e) {
+				return e
+			}
+		case <-ctx.Done():
+			t.Fatalf("no matching event within %v", timeout)
+			return events.Event{}
+		}
+	}
+}
+
+// Eventually polls cond every 10 ms until it holds, failing after timeout.
+// For state with no event (a pid gone from /proc).
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Gone reports whether an OS pid no longer exists (or is a zombie not ours).
+func Gone(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	// state field follows the ")" of the command name
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ')' {
+			return i+2 < len(b) && b[i+2] == 'Z'
+		}
+	}
+	return false
+}
+
+// sleepForever blocks without tripping the runtime's deadlock detector.
+func sleepForever() int {
+	for {
+		time.Sleep(time.Hour)
+	}
+}
