@@ -1,0 +1,38 @@
+package supervisor
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// An idle supervisor with running children has no timer armed: nothing
+// wakes it until a child exits or a request arrives.
+func TestIdleArmsNoTimer(t *testing.T) {
+	s := New(Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go s.Run(ctx)
+	defer func() { cancel(); <-s.Done() }()
+	cfg := NewJobConfig("idle", "sleep 60")
+	cfg.NumProcesses = 3
+	if err := s.Load(ctx, "", cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	var armed time.Time
+	if err := s.do(ctx, func() error { armed = s.timerAt; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !armed.IsZero() {
+		t.Fatalf("idle supervisor armed a timer for %v", armed)
+	}
+	// A stop arms exactly the graceful-timeout deadline.
+	if err := s.StopJob(ctx, "idle"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.do(ctx, func() error { armed = s.timerAt; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if armed.IsZero() && len(s.procs) > 0 {
+		t.Fatal("stopping processes but no kill deadline armed")
+	}
+}
