@@ -11,6 +11,7 @@ import (
 func Example() {
 	sup := supervisor.New(supervisor.Options{})
 	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	go sup.Run(ctx)
 
 	events := sup.Subscribe(16, supervisor.DropOldest, "exit")

@@ -126,13 +126,25 @@ func newTail(size int) *Tail {
 	return &Tail{buf: make([]byte, size), size: size, wake: make(chan struct{})}
 }
 
-// Write appends to the ring. Safe for concurrent use with reads.
+// Write appends to the ring. Safe for concurrent use with reads. The ring
+// grows as output arrives, so a quiet process costs no buffer.
 func (t *Tail) Write(b []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if len(t.buf) < t.size {
+		if len(t.buf)+len(b) <= t.size {
+			// Filling: the byte at offset o is at index o, as in the ring.
+			t.buf = append(t.buf, b...)
+			t.total += int64(len(b))
+			t.wakeUp()
+			return
+		}
+		ring := make([]byte, t.size)
+		copy(ring, t.buf)
+		t.buf = ring
+	}
 	if len(b) >= t.size {
 		copy(t.buf, b[len(b)-t.size:])
-		// keep the ring's start aligned with total
 		t.total += int64(len(b))
 		t.rotateTo()
 	} else {
@@ -141,6 +153,10 @@ func (t *Tail) Write(b []byte) {
 		copy(t.buf, b[n:])
 		t.total += int64(len(b))
 	}
+	t.wakeUp()
+}
+
+func (t *Tail) wakeUp() {
 	close(t.wake)
 	t.wake = make(chan struct{})
 }
@@ -159,8 +175,7 @@ func (t *Tail) close() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closed = true
-	close(t.wake)
-	t.wake = make(chan struct{})
+	t.wakeUp()
 }
 
 // Read returns the bytes from absolute offset off (clamped to what the ring

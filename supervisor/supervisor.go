@@ -438,7 +438,10 @@ func (s *Supervisor) onExit(p *process, ex proc.Exit) {
 	if j.stopped || s.shutting {
 		return
 	}
-	if s.flapping(j) {
+	// Only exits gaffer did not cause feed the flapping history: scaling
+	// down, an update or a pid DELETE must not look like a crash loop (the
+	// Python reference counted them too).
+	if crashed && s.flapping(j) {
 		return
 	}
 	if b := j.cfg.Backoff; b != nil && crashed {
