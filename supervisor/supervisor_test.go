@@ -496,3 +496,78 @@ func TestShutdownStopsEverything(t *testing.T) {
 		t.Fatalf("call after shutdown: %v", err)
 	}
 }
+
+func TestBackoffDelaysRestartsIncreasingly(t *testing.T) {
+	s := start(t)
+	sub := s.Subscribe(100, supervisor.DropOldest)
+	defer sub.Close()
+	ctx := context.Background()
+	cfg := helperJob(t, "crashy", "exit", "2")
+	cfg.Backoff = &supervisor.Backoff{Initial: 100 * time.Millisecond, Max: 400 * time.Millisecond, Multiplier: 2, Reset: time.Minute}
+	if err := s.Load(ctx, "", cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	var exits, spawns []time.Time
+	for len(spawns) < 4 {
+		e := gaffertest.WaitFor(t, sub, wait, func(e events.Event) bool { return e.Type == "exit" || e.Type == "spawn" })
+		if e.Type == "exit" {
+			exits = append(exits, e.Time)
+		} else {
+			spawns = append(spawns, e.Time)
+		}
+	}
+	// spawn[i+1] follows exit[i] by initial*2^i, capped at max.
+	for i, want := range []time.Duration{100, 200, 400} {
+		want *= time.Millisecond
+		if got := spawns[i+1].Sub(exits[i]); got < want {
+			t.Errorf("restart %d came %v after the exit, want >= %v", i+1, got, want)
+		}
+	}
+	info, _ := s.Info(ctx, "crashy")
+	if !strings.HasPrefix(info.Waiting, "backoff") && info.Running == 0 {
+		t.Errorf("job info while backing off: %+v", info)
+	}
+}
+
+func TestUpdateReplacesProcessesWithNewConfig(t *testing.T) {
+	s := start(t)
+	ctx := context.Background()
+	cfg := helperJob(t, "u", "sleep")
+	if err := s.Load(ctx, "", cfg, true); err != nil {
+		t.Fatal(err)
+	}
+	before := osPids(t, s, "u")
+	cfg.NumProcesses = 2
+	cfg.Env["MARK"] = "new"
+	if err := s.Update(ctx, "", cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	gaffertest.Eventually(t, wait, "two new processes", func() bool {
+		ps, _ := s.Processes(ctx, "u")
+		if len(ps) != 2 {
+			return false
+		}
+		for _, p := range ps {
+			if p.Env["MARK"] != "new" || p.OSPid == before[0] {
+				return false
+			}
+		}
+		return true
+	})
+	gaffertest.Eventually(t, wait, "old process gone", func() bool { return gaffertest.Gone(before[0]) })
+	// Scaling down does not count as flapping even with a tight rule.
+	cfg.Flapping = &supervisor.Flapping{Attempts: 2, Window: 10 * time.Second, RetryIn: time.Minute, MaxRetry: 3}
+	if err := s.Update(ctx, "", cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	gaffertest.Eventually(t, wait, "updated", func() bool { ps, _ := s.Processes(ctx, "u"); return len(ps) == 2 })
+	if _, err := s.Scale(ctx, "u", supervisor.ScaleOp{Op: '=', N: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Scale(ctx, "u", supervisor.ScaleOp{Op: '=', N: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := s.Info(ctx, "u"); info.Stopped || info.Running != 1 {
+		t.Fatalf("after scaling down and up: %+v", info)
+	}
+}
