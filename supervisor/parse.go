@@ -61,6 +61,10 @@ func ParseSignal(v any) (syscall.Signal, error) {
 	return syscall.Signal(n), nil
 }
 
+// maxScale bounds a scale value: far more processes than any machine runs,
+// small enough that no arithmetic overflows.
+const maxScale = 1_000_000
+
 // ScaleOp is a parsed scale request: add (+N), subtract (-N) or set (=N).
 type ScaleOp struct {
 	Op byte // '+', '-' or '='
@@ -79,13 +83,13 @@ func ParseScale(v any) (ScaleOp, error) {
 		}
 		return ScaleOp{'-', -t}, nil
 	case float64:
-		if t != math.Trunc(t) || math.Abs(t) > 1e6 {
+		if t != math.Trunc(t) || math.Abs(t) > maxScale {
 			return bad()
 		}
 		return ParseScale(int(t))
 	case json.Number:
 		i, err := t.Int64()
-		if err != nil || i > 1e6 || i < -1e6 {
+		if err != nil || i > maxScale || i < -maxScale {
 			return bad()
 		}
 		return ParseScale(int(i))
@@ -103,6 +107,9 @@ func ParseScale(v any) (ScaleOp, error) {
 			return bad()
 		}
 		n, _ := strconv.Atoi(s)
+		if n > maxScale {
+			return bad()
+		}
 		return ScaleOp{op, n}, nil
 	}
 	return bad()
