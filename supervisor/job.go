@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -16,6 +17,10 @@ const DefaultSession = "default"
 
 // DefaultGracefulTimeout is gaffer's SIGTERM→SIGKILL delay (the code's 10 s, not the docs' 30 s).
 const DefaultGracefulTimeout = 10 * time.Second
+
+// maxDuration bounds configured durations (a week), so that no conversion
+// overflows and a typo does not arm a timer for centuries.
+const maxDuration = 7 * 24 * time.Hour
 
 // LowestPriority is the priority of a job that names none: it starts last.
 const LowestPriority = math.MaxInt32
@@ -110,22 +115,26 @@ func (c *JobConfig) Validate() error {
 	if c.NumProcesses < 0 {
 		errs = append(errs, fmt.Errorf("numprocesses %d: %w", c.NumProcesses, ErrBadValue))
 	}
+	if c.NumProcesses > maxScale {
+		errs = append(errs, fmt.Errorf("numprocesses %d: more than %d: %w", c.NumProcesses, maxScale, ErrBadValue))
+	}
+	if c.GracefulTimeout > maxDuration {
+		errs = append(errs, fmt.Errorf("graceful_timeout %v: more than %v: %w", c.GracefulTimeout, maxDuration, ErrBadValue))
+	}
 	if c.GracefulTimeout < 0 {
 		errs = append(errs, fmt.Errorf("graceful_timeout %v: %w", c.GracefulTimeout, ErrBadValue))
 	}
 	if f := c.Flapping; f != nil {
-		if f.Attempts < 0 || f.MaxRetry < 0 || f.Window < 0 || f.RetryIn < 0 {
-			errs = append(errs, fmt.Errorf("flapping: negative value: %w", ErrBadValue))
+		if f.Attempts < 0 || f.MaxRetry < 0 || f.Window < 0 || f.RetryIn < 0 ||
+			f.Attempts > maxScale || f.MaxRetry > maxScale || f.Window > maxDuration || f.RetryIn > maxDuration {
+			errs = append(errs, fmt.Errorf("flapping: values must be >= 0 (counts <= %d, durations <= %v): %w", maxScale, maxDuration, ErrBadValue))
 		}
 	}
 	if b := c.Backoff; b != nil {
-		if b.Initial <= 0 || b.Max < b.Initial || b.Multiplier < 1 || b.Jitter < 0 || b.Jitter > 1 {
-			errs = append(errs, fmt.Errorf("backoff: need initial > 0, max >= initial, multiplier >= 1, 0 <= jitter <= 1: %w", ErrBadValue))
+		if b.Initial <= 0 || b.Max < b.Initial || b.Max > maxDuration || b.Multiplier < 1 || b.Multiplier > 100 ||
+			b.Jitter < 0 || b.Jitter > 1 || b.Reset < 0 || b.Reset > maxDuration {
+			errs = append(errs, fmt.Errorf("backoff: need 0 < initial <= max <= %v, 1 <= multiplier <= 100, 0 <= jitter <= 1, 0 <= reset <= %v: %w", maxDuration, maxDuration, ErrBadValue))
 		}
-	}
-	if len(c.RedirectOutput) > 2 {
-		// gaffer ignores extra labels; keep them but they have no stream.
-		_ = c.RedirectOutput
 	}
 	for _, l := range append(append([]string{}, c.RedirectOutput...), c.CustomStreams...) {
 		if l == "" || l == "stdin" {
@@ -174,8 +183,7 @@ func (c JobConfig) Equal(o JobConfig) bool {
 
 func (c JobConfig) canonical() map[string]any {
 	m := c.fields()
-	m["priority"] = c.Priority
-	m["start"] = c.Start
+	m["priority"] = c.Priority // start is not compared: changing only it must not restart a job
 	return m
 }
 
@@ -262,7 +270,9 @@ func (c *JobConfig) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("job config: expected a JSON object")
 	}
 	*c = NewJobConfig("", "")
-	for k, v := range raw {
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		v := raw[k]
 		if !knownJobKeys[k] {
 			if c.Extra == nil {
 				c.Extra = map[string]json.RawMessage{}
@@ -274,11 +284,11 @@ func (c *JobConfig) UnmarshalJSON(data []byte) error {
 			c.Given = append(c.Given, k)
 		}
 		if err := c.setJSON(k, v); err != nil {
-			return fmt.Errorf("job config key %q: %w", k, err)
+			errs = append(errs, fmt.Errorf("job config key %q: %w: %w", k, ErrBadValue, err))
 		}
 	}
 	slices.Sort(c.Given)
-	return nil
+	return errors.Join(errs...)
 }
 
 func (c *JobConfig) setJSON(k string, v json.RawMessage) error {
@@ -320,6 +330,9 @@ func (c *JobConfig) setJSON(k string, v json.RawMessage) error {
 		if err := json.Unmarshal(v, &f); err != nil {
 			return err
 		}
+		if f < 0 || f > maxDuration.Seconds() {
+			return fmt.Errorf("%v seconds: want 0 to %v", f, maxDuration.Seconds())
+		}
 		c.GracefulTimeout = time.Duration(math.Trunc(f)) * time.Second // gaffer truncates to whole seconds
 		return nil
 	case "flapping":
@@ -328,16 +341,25 @@ func (c *JobConfig) setJSON(k string, v json.RawMessage) error {
 			return err
 		}
 		f := DefaultFlapping()
-		for fk, fv := range m {
+		for _, fk := range slices.Sorted(maps.Keys(m)) {
+			fv := m[fk]
+			if fv < 0 || fv > maxDuration.Seconds() {
+				return fmt.Errorf("flapping %s %v: want 0 to %v", fk, fv, maxDuration.Seconds())
+			}
 			switch fk {
-			case "attempts":
-				f.Attempts = int(fv)
+			case "attempts", "max_retry":
+				if fv != math.Trunc(fv) {
+					return fmt.Errorf("flapping %s %v: want an integer", fk, fv)
+				}
+				if fk == "attempts" {
+					f.Attempts = int(fv)
+				} else {
+					f.MaxRetry = int(fv)
+				}
 			case "window":
 				f.Window = seconds(fv)
 			case "retry_in":
 				f.RetryIn = seconds(fv)
-			case "max_retry":
-				f.MaxRetry = int(fv)
 			default:
 				return fmt.Errorf("unknown flapping key %q", fk)
 			}
@@ -350,7 +372,11 @@ func (c *JobConfig) setJSON(k string, v json.RawMessage) error {
 			return err
 		}
 		b := Backoff{Initial: time.Second, Max: time.Minute, Multiplier: 2, Jitter: 0.1, Reset: time.Minute}
-		for bk, bv := range m {
+		for _, bk := range slices.Sorted(maps.Keys(m)) {
+			bv := m[bk]
+			if bv < 0 || bv > maxDuration.Seconds() {
+				return fmt.Errorf("backoff %s %v: want 0 to %v", bk, bv, maxDuration.Seconds())
+			}
 			switch bk {
 			case "initial":
 				b.Initial = seconds(bv)

@@ -1,0 +1,94 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// noFS has no files, so that an include in fuzz input cannot read or walk
+// the machine's disk.
+var noFS = fileSystem{
+	stat:     func(string) (fs.FileInfo, error) { return nil, fs.ErrNotExist },
+	readFile: func(string) ([]byte, error) { return nil, fs.ErrNotExist },
+	walkDir:  func(string, fs.WalkDirFunc) error { return fs.ErrNotExist },
+}
+
+func FuzzParse(f *testing.F) {
+	if data, err := os.ReadFile("testdata/example.ini"); err == nil {
+		f.Add(data)
+	}
+	for _, s := range []string{
+		"[job:web]\ncmd = run\n",
+		"[DEFAULT]\nroot = /srv\n[job:shop:web]\ncmd = %(root)s/run %%\n  --flag\nenv:A = b\nflapping = 2 1 7 5\nbackoff = 1 10\n[env:shop.web]\nx = 1\n",
+		"[gaffer]\nbind = [::1]:5000, unix:/x\ninclude = a.ini\ninclude_dir = d\nlookupd_address = http://h:1\n[webhooks]\n. = http://h/\n",
+		"[job:a]\ncmd = x\npriority = 2\n[process:a]\ncmd = y\n",
+		"k = %(k)s\n[s]\n= x\n[]\n[x] y\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := noFS.parse("fuzz.ini", data)
+		if err != nil {
+			if c != nil {
+				t.Fatal("config returned with an error")
+			}
+			for _, e := range splitErrors(err) {
+				var ce *Error
+				if !errors.As(e, &ce) || ce.File != "fuzz.ini" {
+					t.Fatalf("problem without location: %v", e)
+				}
+			}
+			return
+		}
+		if !slices.IsSortedFunc(c.Jobs, func(a, b Job) int { return cmpInt(a.Config.Priority, b.Config.Priority) }) {
+			t.Fatal("jobs not in priority order")
+		}
+		seen := map[string]bool{}
+		for _, j := range c.Jobs {
+			if err := j.Config.Validate(); err != nil {
+				t.Fatalf("invalid job accepted: %v", err)
+			}
+			if seen[j.FullName()] {
+				t.Fatalf("duplicate job %s", j.FullName())
+			}
+			seen[j.FullName()] = true
+			if strings.ContainsAny(j.Session, "./:") || j.Session == "" {
+				t.Fatalf("bad session %q", j.Session)
+			}
+		}
+	})
+}
+
+func FuzzLoadJSONJobs(f *testing.F) {
+	for _, s := range []string{
+		`{"name": "web", "cmd": "run"}`,
+		`{"name": "app.web", "cmd": "run", "args": "a 'b c'", "env": {"A": "1"}, "flapping": {"attempts": 3}, "backoff": {"initial": 1}}`,
+		`{"session": "s", "jobs": [{"name": "a", "cmd": "x", "uid": 0}, {"name": "b", "session": "t", "cmd": "y"}]}`,
+		`{"jobs": [{"name": "a"}, 3, null]}`,
+		`null`,
+		`{"name": "a/b.c", "cmd": "x", "graceful_timeout": 1e300}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		jobs, err := LoadJSONJobs("fuzz.json", data)
+		if err != nil {
+			if jobs != nil {
+				t.Fatal("jobs returned with an error")
+			}
+			return
+		}
+		for _, j := range jobs {
+			if err := j.Config.Validate(); err != nil {
+				t.Fatalf("invalid job accepted: %v", err)
+			}
+			if _, ok := j.Config.Extra["session"]; ok {
+				t.Fatal("session kept as an extra key")
+			}
+		}
+	})
+}
