@@ -1,0 +1,343 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gafferhq/gaffer/internal/gaffertest"
+)
+
+var gafferdBin string
+
+// syncBuffer is a bytes.Buffer safe to read while exec copies into it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestMain(m *testing.M) {
+	gaffertest.RunHelper()
+	dir, err := os.MkdirTemp("", "gafferd-test")
+	if err != nil {
+		panic(err)
+	}
+	gafferdBin = filepath.Join(dir, "gafferd")
+	args := []string{"build", "-o", gafferdBin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building gafferd: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// daemon is a gafferd started by a test on a private unix socket.
+type daemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	sock   string
+	config string
+	http   *http.Client
+	stderr *syncBuffer
+	waited chan error
+}
+
+func startDaemon(t *testing.T, ini string) *daemon {
+	t.Helper()
+	dir := t.TempDir()
+	d := &daemon{t: t, sock: filepath.Join(dir, "run", "gafferd.sock"), config: filepath.Join(dir, "gaffer.ini"),
+		stderr: &syncBuffer{}, waited: make(chan error, 1)}
+	d.writeConfig(ini)
+	d.cmd = exec.Command(gafferdBin, "-c", d.config, "--bind", "unix:"+d.sock)
+	d.cmd.Stderr = d.stderr
+	d.cmd.Dir = dir
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.waited <- d.cmd.Wait() }()
+	d.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
+		}}}
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.waited:
+		case <-time.After(20 * time.Second):
+			d.cmd.Process.Kill()
+			t.Error("gafferd did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("gafferd stderr:\n%s", d.stderr)
+		}
+	})
+	gaffertest.Eventually(t, 10*time.Second, "gafferd answering", func() bool {
+		_, err := d.get("/ping")
+		return err == nil
+	})
+	return d
+}
+
+func (d *daemon) writeConfig(ini string) {
+	if err := os.WriteFile(d.config, []byte(ini), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *daemon) get(path string) ([]byte, error) {
+	resp, err := d.http.Get("http://gafferd" + path)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return b, fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
+	}
+	return b, err
+}
+
+// osPids returns the OS pids of a job's processes, in spawn order.
+func (d *daemon) osPids(job string) []int {
+	d.t.Helper()
+	s, j, _ := strings.Cut(job, ".")
+	b, err := d.get("/jobs/" + s + "/" + j)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var info struct{ Processes []int }
+	if err := json.Unmarshal(b, &info); err != nil {
+		d.t.Fatal(err)
+	}
+	var out []int
+	for _, p := range info.Processes {
+		b, err := d.get(fmt.Sprintf("/%d", p))
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		var pi struct {
+			OSPid int `json:"os_pid"`
+		}
+		json.Unmarshal(b, &pi)
+		out = append(out, pi.OSPid)
+	}
+	return out
+}
+
+func (d *daemon) jobs() []string {
+	b, err := d.get("/jobs")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var v struct{ Jobs []string }
+	json.Unmarshal(b, &v)
+	slices.Sort(v.Jobs)
+	return v.Jobs
+}
+
+func TestConfigTestReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.ini")
+	os.WriteFile(good, []byte("[job:web]\ncmd = sleep 10\nnumprocesses = 2\n"), 0o644)
+	out, err := exec.Command(gafferdBin, "-t", "-c", good).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "config OK") {
+		t.Fatalf("-t on a good config: %v\n%s", err, out)
+	}
+	bad := filepath.Join(dir, "bad.ini")
+	os.WriteFile(bad, []byte("[job:web]\ncmd = sleep 10\nnumprocesses = many\n"), 0o644)
+	out, err = exec.Command(gafferdBin, "-t", "-c", bad).CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("-t on a bad config exited %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{"bad.ini", "job:web", "numprocesses"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("-t output does not name %q:\n%s", want, out)
+		}
+	}
+	// Starting with it fails the same way, before anything runs.
+	out, err = exec.Command(gafferdBin, "-c", bad, "--bind", "unix:"+filepath.Join(dir, "s")).CombinedOutput()
+	if exitCode(err) == 0 || !strings.Contains(string(out), "numprocesses") {
+		t.Fatalf("gafferd with a bad config: %v\n%s", err, out)
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func TestPriorityOrder(t *testing.T) {
+	d := startDaemon(t, `
+[job:last]
+cmd = sleep 300
+[job:second]
+cmd = sleep 300
+priority = 2
+[job:first]
+cmd = sleep 300
+priority = 1
+`)
+	order := map[string]int{}
+	for _, j := range []string{"first", "second", "last"} {
+		b, err := d.get("/jobs/default/" + j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info struct{ Processes []int }
+		json.Unmarshal(b, &info)
+		if len(info.Processes) != 1 {
+			t.Fatalf("%s: processes %v", j, info.Processes)
+		}
+		order[j] = info.Processes[0]
+	}
+	if !(order["first"] < order["second"] && order["second"] < order["last"]) {
+		t.Fatalf("spawn order by internal pid = %v, want first < second < last", order)
+	}
+}
+
+func TestSighupAppliesOnlyTheDifference(t *testing.T) {
+	d := startDaemon(t, `
+[job:keep]
+cmd = sleep 300
+[job:change]
+cmd = sleep 300
+[job:drop]
+cmd = sleep 300
+`)
+	keep, change, drop := d.osPids("default.keep"), d.osPids("default.change"), d.osPids("default.drop")
+
+	// A broken file changes nothing.
+	d.writeConfig("[job:keep]\ncmd = sleep 300\nnumprocesses = x\n")
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	gaffertest.Eventually(t, 10*time.Second, "reload error logged", func() bool {
+		return strings.Contains(d.stderr.String(), "nothing changed")
+	})
+	if got := d.jobs(); !slices.Equal(got, []string{"default.change", "default.drop", "default.keep"}) {
+		t.Fatalf("jobs after a broken reload = %v", got)
+	}
+
+	d.writeConfig(`
+[job:keep]
+cmd = sleep 300
+[job:change]
+cmd = sleep 301
+numprocesses = 2
+[job:new]
+cmd = sleep 300
+`)
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	gaffertest.Eventually(t, 10*time.Second, "reload applied", func() bool {
+		return slices.Equal(d.jobs(), []string{"default.change", "default.keep", "default.new"}) &&
+			len(d.osPids("default.change")) == 2
+	})
+	if got := d.osPids("default.keep"); !slices.Equal(got, keep) {
+		t.Errorf("untouched job's processes changed: %v -> %v", keep, got)
+	}
+	for _, p := range d.osPids("default.change") {
+		if slices.Contains(change, p) {
+			t.Errorf("changed job kept old process %d", p)
+		}
+	}
+	gaffertest.Eventually(t, 10*time.Second, "removed and replaced processes gone", func() bool {
+		return gaffertest.Gone(drop[0]) && gaffertest.Gone(change[0])
+	})
+	if len(d.osPids("default.new")) != 1 {
+		t.Error("new job not started")
+	}
+}
+
+func TestSigtermStopsChildrenAndExitsZero(t *testing.T) {
+	d := startDaemon(t, "[job:w]\ncmd = sleep 300\nnumprocesses = 3\n")
+	pids := d.osPids("default.w")
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.waited:
+		if err != nil {
+			t.Fatalf("gafferd exited with %v", err)
+		}
+		d.waited <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("gafferd did not exit")
+	}
+	for _, p := range pids {
+		if !gaffertest.Gone(p) {
+			t.Errorf("child %d survived", p)
+		}
+	}
+	if _, err := os.Stat(d.sock); err == nil {
+		t.Error("unix socket left behind")
+	}
+}
+
+func TestSigkillLeavesNoChild(t *testing.T) {
+	d := startDaemon(t, "[job:w]\ncmd = sleep 300\nnumprocesses = 3\n")
+	pids := d.osPids("default.w")
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.waited
+	d.waited <- nil
+	gaffertest.Eventually(t, 10*time.Second, "children gone after gafferd was killed", func() bool {
+		for _, p := range pids {
+			if !gaffertest.Gone(p) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestUnixSocketIsPrivate(t *testing.T) {
+	d := startDaemon(t, "")
+	fi, err := os.Stat(d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, want 0600", fi.Mode().Perm())
+	}
+	di, _ := os.Stat(filepath.Dir(d.sock))
+	if di.Mode().Perm() != 0o700 {
+		t.Errorf("socket dir mode %v, want 0700", di.Mode().Perm())
+	}
+}
+
+func TestRefusesNonLoopbackWithoutAuth(t *testing.T) {
+	out, err := exec.Command(gafferdBin, "--bind", "0.0.0.0:0").CombinedOutput()
+	if exitCode(err) == 0 || !strings.Contains(string(out), "non-loopback") {
+		t.Fatalf("gafferd --bind 0.0.0.0:0: %v\n%s", err, out)
+	}
+}
