@@ -341,3 +341,35 @@ func TestRefusesNonLoopbackWithoutAuth(t *testing.T) {
 		t.Fatalf("gafferd --bind 0.0.0.0:0: %v\n%s", err, out)
 	}
 }
+
+func TestDaemonWritesPidfileAndRefusesASecondCopy(t *testing.T) {
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "gaffer.ini")
+	os.WriteFile(ini, []byte("[job:w]\ncmd = sleep 300\n"), 0o644)
+	pidfile := filepath.Join(dir, "gafferd.pid")
+	sock := filepath.Join(dir, "run", "s.sock")
+	args := []string{"-c", ini, "--daemon", "--pidfile", pidfile, "--bind", "unix:" + sock, "--error-log", filepath.Join(dir, "log")}
+	if out, err := exec.Command(gafferdBin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("gafferd --daemon: %v\n%s", err, out)
+	}
+	var pid int
+	gaffertest.Eventually(t, 10*time.Second, "pidfile", func() bool {
+		b, err := os.ReadFile(pidfile)
+		if err != nil {
+			return false
+		}
+		_, err = fmt.Sscanf(string(b), "%d\n", &pid)
+		return err == nil && pid > 0
+	})
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGTERM)
+		gaffertest.Eventually(t, 20*time.Second, "daemon gone", func() bool { return gaffertest.Gone(pid) })
+		if _, err := os.Stat(pidfile); err == nil {
+			t.Error("pidfile left behind")
+		}
+	})
+	out, err := exec.Command(gafferdBin, "-c", ini, "--pidfile", pidfile, "--bind", "unix:"+filepath.Join(dir, "other.sock")).CombinedOutput()
+	if exitCode(err) == 0 || !strings.Contains(string(out), fmt.Sprintf("Already running on PID %d", pid)) {
+		t.Fatalf("second gafferd with the same pidfile: %v\n%s", err, out)
+	}
+}

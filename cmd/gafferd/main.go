@@ -124,6 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	os.Unsetenv(daemonEnv) // children must not inherit the marker
 	logger, closeLog, err := newLogger(cfg.Global, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "gafferd:", err)
@@ -412,7 +413,7 @@ func writePidfile(path string) error {
 	if b, err := os.ReadFile(path); err == nil {
 		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 && pid != os.Getpid() {
 			if syscall.Kill(pid, 0) == nil {
-				return fmt.Errorf("pidfile %s: already running on PID %d", path, pid)
+				return fmt.Errorf("pidfile %s: Already running on PID %d", path, pid)
 			}
 		}
 	}
