@@ -116,6 +116,9 @@ func (s *Supervisor) Update(ctx context.Context, sessionName string, cfg JobConf
 	if sessionName == "" {
 		sessionName = DefaultSession
 	}
+	if err := validSessionName(sessionName); err != nil {
+		return err
+	}
 	return s.do(ctx, func() error {
 		j, err := s.lookup(sessionName + "." + cfg.Name)
 		if err != nil {
@@ -344,9 +347,9 @@ func (s *Supervisor) Output(ctx context.Context, pid int, label string) (*Tail, 
 
 // Sessions lists sessions in creation order.
 func (s *Supervisor) Sessions(ctx context.Context) ([]string, error) {
-	var out []string
+	out := []string{}
 	err := s.do(ctx, func() error {
-		out = slices.Clone(s.sessionSeq)
+		out = append(out, s.sessionSeq...)
 		return nil
 	})
 	return out, err
@@ -430,11 +433,19 @@ func (s *Supervisor) jobInfo(j *job) JobInfo {
 	return info
 }
 
-// InfoAll describes every job, in session then load order, in one step.
-func (s *Supervisor) InfoAll(ctx context.Context) ([]JobInfo, error) {
-	var out []JobInfo
+// InfoAll describes every job of a session ("" = all sessions), in session
+// then load order, in one step.
+func (s *Supervisor) InfoAll(ctx context.Context, sessionName string) ([]JobInfo, error) {
+	out := []JobInfo{}
 	err := s.do(ctx, func() error {
-		for _, sn := range s.sessionSeq {
+		names := s.sessionSeq
+		if sessionName != "" {
+			if s.sessions[sessionName] == nil {
+				return fmt.Errorf("session %q: %w", sessionName, ErrNotFound)
+			}
+			names = []string{sessionName}
+		}
+		for _, sn := range names {
 			sess := s.sessions[sn]
 			for _, jn := range sess.seq {
 				out = append(out, s.jobInfo(sess.jobs[jn]))

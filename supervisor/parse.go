@@ -29,11 +29,11 @@ func ParseSignal(v any) (syscall.Signal, error) {
 		}
 		n = int(t)
 	case json.Number:
-		i, err := t.Int64()
-		if err != nil || i > 1000 || i < -1000 {
+		f, err := t.Float64()
+		if err != nil {
 			return bad()
 		}
-		n = int(i)
+		return ParseSignal(f)
 	case string:
 		s := strings.TrimSpace(t)
 		if s == "" {
@@ -88,11 +88,11 @@ func ParseScale(v any) (ScaleOp, error) {
 		}
 		return ParseScale(int(t))
 	case json.Number:
-		i, err := t.Int64()
-		if err != nil || i > maxScale || i < -maxScale {
+		f, err := t.Float64()
+		if err != nil {
 			return bad()
 		}
-		return ParseScale(int(i))
+		return ParseScale(f)
 	case string:
 		s := strings.TrimSpace(t)
 		if s == "" {

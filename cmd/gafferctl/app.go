@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gafferhq/gaffer/client"
+)
+
+// app is one gafferctl invocation: its streams, global flags and client.
+type app struct {
+	in  io.Reader
+	out io.Writer
+
+	host, unix, apiKey string
+	json               bool
+
+	c *client.Client // made on first use: help and completion need none
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gafferctl",
+		Short: "Control gafferd, the gaffer process supervisor",
+		Long: `gafferctl controls a running gafferd.
+
+gafferd is found at --host URL or --unix PATH, else at $GAFFERD_ADDRESS
+(http://host:port or unix:///path), else at its default unix socket if it
+exists, else at http://127.0.0.1:5000.
+
+Jobs are named SESSION.JOB; a name without a session is in session
+"default". A PID is gaffer's process id (see "info"), not the OS's; an
+all-digit argument where a job or a pid is allowed is a pid.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Runnable, so that an unknown command reaches Args (exit 2) instead
+		// of cobra printing the help and exiting 0.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				return usageErrorf("unknown command %q; did you mean %s?", args[0], strings.Join(s, " or "))
+			}
+			return usageErrorf("unknown command %q (see \"gafferctl help\")", args[0])
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.host, "host", "", "gafferd URL, http://host:port or https://host:port")
+	pf.StringVar(&a.unix, "unix", "", "gafferd unix socket path")
+	pf.StringVar(&a.host, "connect", "", "same as --host (gafferctl 0.4)")
+	pf.MarkHidden("connect")
+	pf.BoolVar(&a.json, "json", false, "print JSON instead of text")
+	// The environment is read at use, so that help never prints a key.
+	pf.StringVar(&a.apiKey, "api-key", "", "API key sent as X-Api-Key (default $GAFFER_API_KEY)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	root.AddGroup(&cobra.Group{ID: "jobs", Title: "Job commands:"},
+		&cobra.Group{ID: "legacy", Title: "gafferctl 0.4 commands (on jobs):"})
+	for _, c := range a.jobCommands() {
+		c.GroupID = "jobs"
+		root.AddCommand(c)
+	}
+	for _, c := range a.legacyCommands() {
+		c.GroupID = "legacy"
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// client connects to gafferd as the flags say.
+func (a *app) client() (*client.Client, error) {
+	if a.c != nil {
+		return a.c, nil
+	}
+	addr := a.host
+	switch {
+	case a.host != "" && a.unix != "":
+		return nil, usageErrorf("--host and --unix are exclusive")
+	case a.unix != "":
+		addr = "unix://" + a.unix
+	case addr == "":
+		addr = client.DefaultAddress()
+	}
+	var opts []client.Option
+	key := a.apiKey
+	if key == "" {
+		key = os.Getenv("GAFFER_API_KEY")
+	}
+	if key != "" {
+		opts = append(opts, client.WithAPIKey(key))
+	}
+	c, err := client.New(addr, opts...)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	a.c = c
+	return c, nil
+}
+
+// explain makes transport and auth errors say what to do.
+func (a *app) explain(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok && a.c != nil {
+		return fmt.Errorf("cannot reach gafferd at %s: %v", a.c.Address(), ue.Err)
+	}
+	switch {
+	case errors.Is(err, client.ErrUnauthorized):
+		return fmt.Errorf("unauthorized: gafferd wants an API key (--api-key or $GAFFER_API_KEY)")
+	case errors.Is(err, client.ErrForbidden):
+		return fmt.Errorf("forbidden: this API key may not do that")
+	}
+	return err
+}
+
+// ---- argument checks -------------------------------------------------------
+
+// nargs accepts between min and max arguments (max < 0: no limit).
+func nargs(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || (max >= 0 && len(args) > max) {
+			return usageErrorf("usage: %s", cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+// isPid reports whether a JOB|PID argument is a pid (all digits).
+func isPid(s string) bool {
+	return s != "" && strings.TrimLeft(s, "0123456789") == ""
+}
+
+// completeJobs offers the loaded jobs' names for the first argument.
+func (a *app) completeJobs(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	c, err := a.client()
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+	defer cancel()
+	names, _ := c.Jobs(ctx, "")
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// ---- output ----------------------------------------------------------------
+
+// emit prints v as JSON with --json, else runs text.
+func (a *app) emit(v any, text func(w io.Writer)) error {
+	if a.json {
+		enc := json.NewEncoder(a.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	text(a.out)
+	return nil
+}
+
+// ok is the answer of a command with nothing to show.
+func (a *app) ok() error {
+	return a.emit(map[string]bool{"ok": true}, func(w io.Writer) { fmt.Fprintln(w, "ok") })
+}
+
+// lines prints one item per line (a JSON array with --json).
+func lines[T any](a *app, items []T) error {
+	if items == nil {
+		items = []T{}
+	}
+	return a.emit(items, func(w io.Writer) {
+		for _, it := range items {
+			fmt.Fprintln(w, it)
+		}
+	})
+}
+
+// table writes aligned columns; rows are tab-separated.
+func table(w io.Writer, header string, rows []string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, r)
+	}
+	tw.Flush()
+}
+
+func joinInts(ns []int, sep string) string {
+	if len(ns) == 0 {
+		return "-"
+	}
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, sep)
+}
