@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -28,30 +29,83 @@ const LowestPriority = math.MaxInt32
 // JobConfig is a job: the template from which a job's processes are spawned.
 // It is a value; the supervisor keeps its own copy.
 type JobConfig struct {
-	Name            string            // job name without the session
-	Cmd             string            // command line; split shell-style
-	Args            []string          // extra arguments, appended after cmd's own
-	Env             map[string]string // extra environment
-	OSEnv           bool              // os_env: start from gafferd's environment (OS values win)
-	UID             string            // uid: user name or number (only when root)
-	GID             string            // gid: group name or number
-	Cwd             string            // working directory; gafferd's when empty
-	Detach          bool              // new session, not killed with gafferd
-	Shell           bool              // run cmd through sh -c
-	NumProcesses    int               // numprocesses: processes to keep alive
-	Priority        int               // boot start order, ascending; LowestPriority when unset
-	Start           bool              // start after loading (INI "start", API "start")
-	GracefulTimeout time.Duration     // graceful_timeout (whole seconds in gaffer's formats)
-	Flapping        *Flapping         // crash-loop detection; nil = off
-	Backoff         *Backoff          // optional exponential restart delay; nil = gaffer's immediate restart
-	RedirectOutput  []string          // labels for stdout (1st) and stderr (2nd)
-	RedirectInput   bool              // open a pipe to stdin
-	CustomStreams   []string          // extra bidirectional pipes at fd 3, 4, …
+	Name            string             // job name without the session
+	Cmd             string             // command line; split shell-style
+	Args            []string           // extra arguments, appended after cmd's own
+	Env             map[string]string  // extra environment
+	OSEnv           bool               // os_env: start from gafferd's environment (OS values win)
+	UID             string             // uid: user name or number (only when root)
+	GID             string             // gid: group name or number
+	Cwd             string             // working directory; gafferd's when empty
+	Detach          bool               // new session, not killed with gafferd
+	Shell           bool               // run cmd through sh -c
+	NumProcesses    int                // numprocesses: processes to keep alive
+	Priority        int                // boot start order, ascending; LowestPriority when unset
+	Start           bool               // start after loading (INI "start", API "start")
+	GracefulTimeout time.Duration      // graceful_timeout (whole seconds in gaffer's formats)
+	Flapping        *Flapping          // crash-loop detection; nil = off
+	Backoff         *Backoff           // optional exponential restart delay; nil = gaffer's immediate restart
+	RedirectOutput  []string           // labels for stdout (1st) and stderr (2nd)
+	RedirectInput   bool               // open a pipe to stdin
+	CustomStreams   []string           // extra bidirectional pipes at fd 3, 4, …
+	Umask           int                // file mode mask for the child; -1 (or 0 with UmaskSet false) = inherit
+	UmaskSet        bool               // Umask was given
+	StopSignal      syscall.Signal     // signal that starts a stop; 0 = SIGTERM
+	Logs            map[string]LogFile // log file per output label (see LogFile); nil = none
+
+	// Program, when set, gives the job supervisord's process semantics
+	// (one process, states STOPPED … FATAL, startsecs, startretries,
+	// exitcodes, autorestart) instead of gaffer's restart rule.
+	Program *Program
 
 	// Given lists the JSON keys the config was loaded with, so that job info
 	// echoes "the stored config exactly as loaded". Unknown keys are kept in Extra.
 	Given []string
 	Extra map[string]json.RawMessage
+}
+
+// LogFile is where one output stream is written, with size rotation.
+type LogFile struct {
+	Path string // file; rotated to Path.1 … Path.N
+	// AutoDir, with Path empty, asks for supervisor's AUTO log: a file with
+	// a unique name created in AutoDir (childlogdir) at the first spawn.
+	AutoDir  string
+	MaxBytes int64 // rotate beyond this size; 0 = never
+	Backups  int   // rotated files kept; 0 = truncate instead
+	// Events publishes the stream's output as log events
+	// (supervisor's stdout_events_enabled).
+	Events bool
+	// CaptureMaxBytes > 0 turns on supervisor's capture mode for the stream
+	// (PROCESS_COMMUNICATION events between XSUPERVISOR tokens).
+	CaptureMaxBytes int64
+}
+
+// AutoRestart is supervisor's autorestart policy.
+type AutoRestart int
+
+const (
+	RestartUnexpected AutoRestart = iota // when the exit status is not in ExitCodes (supervisor's default)
+	RestartAlways                        // after every exit
+	RestartNever                         // never
+)
+
+// Program holds supervisord's per-program process rules
+// (supervisor-semantics.md §2). A job with a Program has exactly one process.
+type Program struct {
+	Group        string        // supervisor group; also the job's session
+	StartSecs    time.Duration // time up before STARTING becomes RUNNING (strictly more)
+	StartRetries int           // BACKOFF retries before FATAL
+	AutoRestart  AutoRestart
+	ExitCodes    []int // expected exit statuses
+	StopAsGroup  bool  // stop signal to the process group
+	KillAsGroup  bool  // SIGKILL to the process group
+	// ServerURL is exported to the child as SUPERVISOR_SERVER_URL when set.
+	ServerURL string
+}
+
+// DefaultProgram returns supervisord's defaults.
+func DefaultProgram(group string) *Program {
+	return &Program{Group: group, StartSecs: time.Second, StartRetries: 3, ExitCodes: []int{0}}
 }
 
 // Flapping is gaffer's crash-loop rule (gaffer-config.md §8).
@@ -136,6 +190,30 @@ func (c *JobConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("backoff: need 0 < initial <= max <= %v, 1 <= multiplier <= 100, 0 <= jitter <= 1, 0 <= reset <= %v: %w", maxDuration, maxDuration, ErrBadValue))
 		}
 	}
+	if c.Program != nil {
+		if c.NumProcesses > 1 {
+			errs = append(errs, fmt.Errorf("numprocesses %d: a supervisor program has one process per job: %w", c.NumProcesses, ErrBadValue))
+		}
+		if c.Program.StartSecs < 0 || c.Program.StartSecs > maxDuration || c.Program.StartRetries < 0 || c.Program.StartRetries > maxScale {
+			errs = append(errs, fmt.Errorf("startsecs/startretries out of range: %w", ErrBadValue))
+		}
+		for _, code := range c.Program.ExitCodes {
+			if code < 0 || code > 255 {
+				errs = append(errs, fmt.Errorf("exitcodes %d: want 0-255: %w", code, ErrBadValue))
+			}
+		}
+		if c.Program.StopAsGroup && !c.Program.KillAsGroup {
+			errs = append(errs, fmt.Errorf("stopasgroup without killasgroup: %w", ErrBadValue))
+		}
+	}
+	if c.StopSignal < 0 || c.StopSignal > 64 {
+		errs = append(errs, fmt.Errorf("stopsignal %d: %w", c.StopSignal, ErrBadValue))
+	}
+	for label, lf := range c.Logs {
+		if (lf.Path == "" && lf.AutoDir == "") || lf.MaxBytes < 0 || lf.Backups < 0 || lf.CaptureMaxBytes < 0 {
+			errs = append(errs, fmt.Errorf("log for %q: need a path and non-negative sizes: %w", label, ErrBadValue))
+		}
+	}
 	for _, l := range append(append([]string{}, c.RedirectOutput...), c.CustomStreams...) {
 		if l == "" || l == "stdin" {
 			errs = append(errs, fmt.Errorf("stream label %q: %w", l, ErrBadValue))
@@ -164,6 +242,17 @@ func (c JobConfig) clone() JobConfig {
 	if c.Backoff != nil {
 		b := *c.Backoff
 		out.Backoff = &b
+	}
+	if c.Logs != nil {
+		out.Logs = make(map[string]LogFile, len(c.Logs))
+		for k, v := range c.Logs {
+			out.Logs[k] = v
+		}
+	}
+	if c.Program != nil {
+		p := *c.Program
+		p.ExitCodes = append([]int(nil), c.Program.ExitCodes...)
+		out.Program = &p
 	}
 	if c.Extra != nil {
 		out.Extra = make(map[string]json.RawMessage, len(c.Extra))
@@ -208,6 +297,25 @@ func (c JobConfig) fields() map[string]any {
 	if f := c.Flapping; f != nil {
 		m["flapping"] = map[string]any{"attempts": f.Attempts, "window": f.Window.Seconds(),
 			"retry_in": f.RetryIn.Seconds(), "max_retry": f.MaxRetry}
+	}
+	if c.UmaskSet {
+		m["umask"] = fmt.Sprintf("%03o", c.Umask)
+	}
+	if c.StopSignal != 0 {
+		m["stop_signal"] = int(c.StopSignal)
+	}
+	if len(c.Logs) > 0 {
+		logs := map[string]any{}
+		for label, l := range c.Logs {
+			logs[label] = map[string]any{"path": l.Path, "auto_dir": l.AutoDir, "max_bytes": l.MaxBytes, "backups": l.Backups,
+				"events": l.Events, "capture_max_bytes": l.CaptureMaxBytes}
+		}
+		m["logs"] = logs
+	}
+	if p := c.Program; p != nil {
+		m["program"] = map[string]any{"group": p.Group, "startsecs": p.StartSecs.Seconds(),
+			"startretries": p.StartRetries, "autorestart": int(p.AutoRestart), "exitcodes": p.ExitCodes,
+			"stopasgroup": p.StopAsGroup, "killasgroup": p.KillAsGroup, "serverurl": p.ServerURL}
 	}
 	if b := c.Backoff; b != nil {
 		m["backoff"] = map[string]any{"initial": b.Initial.Seconds(), "max": b.Max.Seconds(),
