@@ -107,6 +107,8 @@ func (s *Supervisor) unload(j *job) {
 	s.removeJob(j)
 	s.publish("unload", j.full, Event{})
 	s.stopJob(j)
+	j.logs.retire()
+	j.logs = nil
 }
 
 // Update replaces a job's config: every process gets SIGTERM and is replaced
@@ -136,6 +138,26 @@ func (s *Supervisor) Update(ctx context.Context, sessionName string, cfg JobConf
 }
 
 func (s *Supervisor) update(j *job, cfg JobConfig, target int) {
+	if !logsEqual(j.cfg.Logs, cfg.Logs) {
+		j.logs.retire()
+		j.logs = nil
+	}
+	if (cfg.Program == nil) != (j.cfg.Program == nil) {
+		// Changing between gaffer's and supervisor's rules: start afresh.
+		if j.cfg.Program != nil {
+			_ = s.stopProgram(j, false)
+		}
+		s.stopAll(j)
+		j.cfg, j.prog, j.stopped, j.target = cfg.clone(), programState{}, true, 0
+		if cfg.Start {
+			s.startJob(j)
+		}
+		return
+	}
+	if cfg.Program != nil {
+		s.updateProgram(j, cfg)
+		return
+	}
 	j.cfg = cfg.clone()
 	if !j.stopped {
 		j.target = target
@@ -612,4 +634,16 @@ func (s *Supervisor) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+func logsEqual(a, b map[string]LogFile) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
 }

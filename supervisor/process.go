@@ -46,10 +46,21 @@ func newProcess(s *Supervisor, id int, j *job, op *proc.Process, committed bool,
 			p.outputs[label] = t
 		}
 		var sinks []io.Writer
+		var logs *logSet
+		if j.logs != nil && j.logs.ws[label] != nil {
+			logs = j.logs
+			logs.wg.Add(1)
+			sinks = append(sinks, logs.ws[label])
+		}
 		if s.opts.OutputSinks != nil {
 			sinks = s.opts.OutputSinks(j.full, id, label)
 		}
-		go s.pump(p, label, kind, r, t, sinks)
+		go func() {
+			s.pump(p, label, kind, r, t, sinks)
+			if logs != nil {
+				logs.wg.Done()
+			}
+		}()
 	}
 	labels := j.cfg.RedirectOutput
 	if op.Stdout != nil {
@@ -93,12 +104,7 @@ func (s *Supervisor) pump(p *process, label, kind string, r io.ReadCloser, t *Ta
 			}
 		}
 		if err != nil {
-			t.close()
-			for _, w := range sinks {
-				if c, ok := w.(io.Closer); ok {
-					c.Close()
-				}
-			}
+			t.close() // sinks belong to the job (log files) or to their provider
 			return
 		}
 	}

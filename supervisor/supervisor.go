@@ -10,10 +10,12 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gafferhq/gaffer/internal/events"
+	"github.com/gafferhq/gaffer/internal/logs"
 	"github.com/gafferhq/gaffer/internal/proc"
 )
 
@@ -42,8 +44,11 @@ type Options struct {
 	TailSize int
 	// OutputSinks, when set, returns extra writers for a process's stream
 	// (log files). Called from the loop at spawn; the writers are used by the
-	// stream's pump goroutine only.
+	// stream's pump goroutine only, and never closed by the supervisor.
 	OutputSinks func(job string, pid int, label string) []io.Writer
+	// Identifier names this supervisor in AUTO log file names and event
+	// listener headers (supervisord's identifier; "supervisor" when empty).
+	Identifier string
 }
 
 // Supervisor keeps jobs' processes alive. All its state is owned by one
@@ -80,6 +85,9 @@ type session struct {
 func New(opts Options) *Supervisor {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.Identifier == "" {
+		opts.Identifier = "supervisor"
 	}
 	if opts.TailSize <= 0 {
 		opts.TailSize = 64 << 10
@@ -204,13 +212,19 @@ func (s *Supervisor) reap() {
 func (s *Supervisor) onDeadlines(now time.Time) {
 	for _, p := range s.procs {
 		if !p.killAt.IsZero() && !now.Before(p.killAt) {
+			// supervisor re-sends SIGKILL each stopwaitsecs; once is enough
+			// here, as the group kill reaches everything.
 			p.killAt = time.Time{}
 			s.log.Info("graceful timeout over, killing", "job", p.job.full, "pid", p.id, "os_pid", p.osPid)
-			s.killTree(p, syscall.SIGKILL)
+			s.killTree(p, syscall.SIGKILL, p.cfg.Program == nil || p.cfg.Program.KillAsGroup)
 		}
 	}
 	for _, sess := range s.sessions {
 		for _, j := range sess.jobs {
+			if j.cfg.Program != nil {
+				s.onProgramDeadlines(now, j)
+				continue
+			}
 			if !j.retryAt.IsZero() && !now.Before(j.retryAt) {
 				j.retryAt = time.Time{}
 				j.stopped = false
@@ -241,6 +255,7 @@ func (s *Supervisor) armTimer() {
 		for _, j := range sess.jobs {
 			early(j.retryAt)
 			early(j.restartAt)
+			early(j.prog.runningAt)
 		}
 	}
 	if next.Equal(s.timerAt) {
@@ -259,6 +274,9 @@ func (s *Supervisor) beginShutdown() {
 		sess := s.sessions[name]
 		for _, jn := range sess.seq {
 			j := sess.jobs[jn]
+			if j.cfg.Program != nil {
+				_ = s.stopProgram(j, true) // not running is fine
+			}
 			j.stopped, j.target = true, 0
 			j.retryAt, j.restartAt = time.Time{}, time.Time{}
 		}
@@ -286,8 +304,32 @@ type job struct {
 	retries   int
 	retryAt   time.Time // flapping pause ends
 	backoffN  int
-	restartAt time.Time // backoff delay ends
+	restartAt time.Time // backoff delay ends (gaffer backoff, or supervisor's BACKOFF retry)
 	lastError string
+
+	prog programState // supervisor view, for jobs with a Program
+	logs *logSet      // log files per output label, opened at first spawn
+}
+
+// logSet is one generation of a job's log files. Pumps of its processes hold
+// it open (wg) so the last bytes of an exiting process still reach the file
+// after the job is unloaded or its log settings change.
+type logSet struct {
+	ws map[string]*logs.Writer
+	wg sync.WaitGroup
+}
+
+// retire closes the set once every pump writing to it has finished.
+func (l *logSet) retire() {
+	if l == nil {
+		return
+	}
+	go func() {
+		l.wg.Wait()
+		for _, w := range l.ws {
+			w.Close()
+		}
+	}()
 }
 
 func (s *Supervisor) lookup(full string) (*job, error) {
@@ -337,6 +379,14 @@ func validSessionName(n string) error {
 }
 
 func (s *Supervisor) startJob(j *job) {
+	if j.cfg.Program != nil {
+		s.publish("start", j.full, Event{})
+		s.publish("job."+j.full+".start", j.full, Event{})
+		if !j.prog.state.Running() && j.prog.state != StateStopping {
+			s.startProgram(j)
+		}
+		return
+	}
 	j.stopped = false
 	j.target = j.cfg.NumProcesses
 	j.flapHist, j.retries, j.retryAt = nil, 0, time.Time{}
@@ -347,6 +397,12 @@ func (s *Supervisor) startJob(j *job) {
 }
 
 func (s *Supervisor) stopJob(j *job) {
+	if j.cfg.Program != nil {
+		s.publish("stop", j.full, Event{})
+		s.publish("job."+j.full+".stop", j.full, Event{})
+		_ = s.stopProgram(j, false) // not running is fine
+		return
+	}
 	j.target, j.stopped = 0, true
 	j.retryAt, j.restartAt = time.Time{}, time.Time{}
 	s.publish("stop", j.full, Event{})
@@ -378,6 +434,9 @@ func (s *Supervisor) removeJob(j *job) {
 // manage brings a job's supervised processes to its target: spawn the
 // missing ones, reap the oldest surplus.
 func (s *Supervisor) manage(j *job) {
+	if j.cfg.Program != nil {
+		return // supervisor rules: see program.go
+	}
 	if j.stopped || !j.retryAt.IsZero() || !j.restartAt.IsZero() || s.shutting {
 		return
 	}
@@ -431,6 +490,10 @@ func (s *Supervisor) onExit(p *process, ex proc.Exit) {
 	s.publish("job."+j.full+".exit", j.full, e)
 	if p.committed {
 		j.once = slices.DeleteFunc(j.once, func(q *process) bool { return q == p })
+		return
+	}
+	if j.cfg.Program != nil {
+		s.onProgramExit(j, p, ex)
 		return
 	}
 	crashed := slices.Contains(j.procs, p)
@@ -522,6 +585,12 @@ func (s *Supervisor) spawn(j *job, committed bool, graceful time.Duration, env m
 		spec.Stderr = true
 		spec.MergeStderr = labels[0] == labels[1]
 	}
+	if cfg.UmaskSet {
+		spec.Umask = cfg.Umask
+	}
+	if err := s.openLogs(j); err != nil {
+		return nil, fmt.Errorf("spawn %q: %w", j.full, err)
+	}
 	op, err := proc.Start(spec)
 	if err != nil {
 		return nil, fmt.Errorf("spawn %q: %w: %w", j.full, ErrSpawn, err)
@@ -551,13 +620,21 @@ func (s *Supervisor) stopProc(p *process) {
 	}
 	p.stopping = true
 	p.escapees = proc.Descendants(p.osPid)
-	s.killTree(p, syscall.SIGTERM)
-	s.killTree(p, syscall.SIGCONT)
+	sig := p.cfg.StopSignal
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	group := p.cfg.Program == nil || p.cfg.Program.StopAsGroup
+	s.killTree(p, sig, group)
+	s.killTree(p, syscall.SIGCONT, group)
 	p.killAt = time.Now().Add(p.graceful)
 }
 
-func (s *Supervisor) killTree(p *process, sig syscall.Signal) {
-	if err := proc.Signal(p.osPid, sig, true); err != nil {
+// killTree signals a process, or its group, and the descendants that left
+// the group. Those are signalled even when the group is not: a stop must
+// not leave orphans behind.
+func (s *Supervisor) killTree(p *process, sig syscall.Signal, group bool) {
+	if !group || proc.Signal(p.osPid, sig, true) != nil {
 		_ = proc.Signal(p.osPid, sig, false)
 	}
 	for _, d := range p.escapees {
@@ -571,4 +648,41 @@ func (s *Supervisor) findProc(id int) (*process, error) {
 		return nil, fmt.Errorf("process %d: %w", id, ErrNotFound)
 	}
 	return p, nil
+}
+
+// openLogs opens the job's log files on its first spawn; they stay open
+// across restarts (appending) until the job is unloaded or its logs change.
+func (s *Supervisor) openLogs(j *job) error {
+	if len(j.cfg.Logs) == 0 || j.logs != nil {
+		return nil
+	}
+	ws := map[string]*logs.Writer{}
+	closeLogs := func(ws map[string]*logs.Writer) {
+		for _, w := range ws {
+			w.Close()
+		}
+	}
+	for label, lf := range j.cfg.Logs {
+		path := lf.Path
+		if path == "" {
+			channel := "stdout"
+			if len(j.cfg.RedirectOutput) > 1 && label == j.cfg.RedirectOutput[1] && label != j.cfg.RedirectOutput[0] {
+				channel = "stderr"
+			}
+			p, err := logs.AutoPath(lf.AutoDir, j.name, channel, s.opts.Identifier)
+			if err != nil {
+				closeLogs(ws)
+				return err
+			}
+			path = p
+		}
+		w, err := logs.Open(path, lf.MaxBytes, lf.Backups)
+		if err != nil {
+			closeLogs(ws)
+			return err
+		}
+		ws[label] = w
+	}
+	j.logs = &logSet{ws: ws}
+	return nil
 }

@@ -34,6 +34,12 @@ type Event struct {
 	Label      string // output: the stream label
 	Data       []byte // output: the bytes read
 	Reason     string // optional human text
+	// state events (supervisor process states): names such as "RUNNING".
+	From, To string
+	Tries    int  // backoff counter (STARTING, BACKOFF)
+	Expected bool // EXITED: the exit status was in exitcodes
+	Group    string
+	Process  string // supervisor process name (the job name)
 }
 
 // Message returns the event as gaffer's JSON message: "event" plus the fields
@@ -54,6 +60,9 @@ func (e Event) Message() map[string]any {
 		} else {
 			m["signum"] = e.Signum
 		}
+	case "state":
+		m["pid"], m["os_pid"] = e.Pid, e.OSPid
+		m["from_state"], m["state"], m["tries"], m["expected"] = e.From, e.To, e.Tries, e.Expected
 	case "output":
 		m["event"] = e.Label
 		m["pid"] = e.Pid
