@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -23,6 +24,21 @@ type JobInfo struct {
 	Stopped   bool   `json:"stopped"`
 	Waiting   string `json:"waiting,omitempty"`
 	LastError string `json:"last_error,omitempty"`
+
+	configJSON []byte // Config as JSON, cached by the job while its config is unchanged
+}
+
+// MarshalJSON uses the job's cached config JSON: listing every job is the
+// most frequent call, and the config is its largest, least changing part.
+func (i JobInfo) MarshalJSON() ([]byte, error) {
+	type plain JobInfo // no methods: no recursion
+	if i.configJSON == nil {
+		return json.Marshal(plain(i))
+	}
+	return json.Marshal(struct {
+		plain
+		Config json.RawMessage `json:"config"`
+	}{plain(i), i.configJSON})
 }
 
 // ProcessInfo is a process as GET /<pid> shows it (gaffer-http-api.md §4.2).
@@ -148,7 +164,7 @@ func (s *Supervisor) update(j *job, cfg JobConfig, target int) {
 			_ = s.stopProgram(j, false)
 		}
 		s.stopAll(j)
-		j.cfg, j.prog, j.stopped, j.target = cfg.clone(), programState{}, true, 0
+		j.cfg, j.cfgJSON, j.prog, j.stopped, j.target = cfg.clone(), nil, programState{}, true, 0
 		if cfg.Start {
 			s.startJob(j)
 		}
@@ -158,7 +174,7 @@ func (s *Supervisor) update(j *job, cfg JobConfig, target int) {
 		s.updateProgram(j, cfg)
 		return
 	}
-	j.cfg = cfg.clone()
+	j.cfg, j.cfgJSON = cfg.clone(), nil
 	if !j.stopped {
 		j.target = target
 	}
@@ -439,9 +455,12 @@ func (s *Supervisor) Info(ctx context.Context, name string) (JobInfo, error) {
 }
 
 func (s *Supervisor) jobInfo(j *job) JobInfo {
+	if j.cfgJSON == nil {
+		j.cfgJSON, _ = json.Marshal(j.cfg)
+	}
 	info := JobInfo{Name: j.full, Running: len(j.procs) + len(j.once), RunningOut: len(j.once),
 		MaxProcesses: j.target, Processes: []int{}, Config: j.cfg.clone(), Stopped: j.stopped,
-		LastError: j.lastError}
+		LastError: j.lastError, configJSON: j.cfgJSON}
 	info.Active = info.Running > 0
 	for _, p := range append(append([]*process(nil), j.procs...), j.once...) {
 		info.Processes = append(info.Processes, p.id)

@@ -109,7 +109,8 @@ type ProgramInfo struct {
 	Stop       time.Time
 	SpawnErr   string
 	ExitStatus int
-	Pid        int
+	Pid        int               // OS pid of the live process, 0 when none
+	ID         int               // gaffer's internal pid of the live process, 0 when none
 	Logs       map[string]string // output label → log file path
 	Priority   int
 	Config     JobConfig
@@ -142,7 +143,7 @@ func (s *Supervisor) setState(j *job, to State, e Event) {
 func (s *Supervisor) updateProgram(j *job, cfg JobConfig) {
 	ps := &j.prog
 	wasUp := ps.state.Running() || ps.state == StateStopping
-	j.cfg = cfg.clone()
+	j.cfg, j.cfgJSON = cfg.clone(), nil
 	for _, p := range j.once {
 		s.stopProc(p)
 	}
@@ -494,6 +495,9 @@ func (s *Supervisor) programInfo(j *job) ProgramInfo {
 	info := ProgramInfo{Name: j.name, Group: j.session, State: ps.state, Start: ps.start, Stop: ps.stop,
 		SpawnErr: ps.spawnErr, ExitStatus: ps.exitStatus, Pid: ps.pid, Logs: map[string]string{},
 		Priority: j.cfg.Priority, Config: j.cfg.clone()}
+	if len(j.procs) > 0 && ps.pid != 0 {
+		info.ID = j.procs[0].id
+	}
 	if j.logs != nil {
 		for label, w := range j.logs.ws {
 			info.Logs[label] = w.Path()
@@ -514,4 +518,55 @@ func (s *Supervisor) Program(ctx context.Context, name string) (ProgramInfo, err
 		return nil
 	})
 	return info, err
+}
+
+// ClearLogs truncates a job's log files and removes their backups
+// (supervisor's clearProcessLogs).
+func (s *Supervisor) ClearLogs(ctx context.Context, name string) error {
+	var ws []interface{ Clear() error }
+	err := s.do(ctx, func() error {
+		j, err := s.lookup(name)
+		if err != nil {
+			return err
+		}
+		if j.logs != nil {
+			for _, w := range j.logs.ws {
+				ws = append(ws, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// File I/O happens outside the loop.
+	var errs []error
+	for _, w := range ws {
+		errs = append(errs, w.Clear())
+	}
+	return errors.Join(errs...)
+}
+
+// FollowLog streams a job's log file for one output label, from offset
+// (negative: the last -offset bytes) and then as it grows, until ctx ends or
+// the log is closed (supervisorctl tail -f).
+func (s *Supervisor) FollowLog(ctx context.Context, name, label string, offset int64) (<-chan []byte, error) {
+	var w interface {
+		Follow(context.Context, int64) (<-chan []byte, error)
+	}
+	err := s.do(ctx, func() error {
+		j, err := s.lookup(name)
+		if err != nil {
+			return err
+		}
+		if j.logs == nil || j.logs.ws[label] == nil {
+			return fmt.Errorf("%q has no %s log: %w", j.full, label, ErrNoFile)
+		}
+		w = j.logs.ws[label]
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return w.Follow(ctx, offset)
 }

@@ -8,9 +8,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,7 +74,8 @@ type Supervisor struct {
 	shutting   bool
 	timer      *time.Timer
 	timerAt    time.Time
-	exitWaiter []func() // called when shutdown completes
+	pending    []*job        // jobs whose missing processes flushSpawns starts
+	pendingSet map[*job]bool // membership of pending
 }
 
 type session struct {
@@ -103,6 +106,8 @@ func New(opts Options) *Supervisor {
 		sessions: map[string]*session{},
 		procs:    map[int]*process{},
 		byOS:     map[int]*process{},
+
+		pendingSet: map[*job]bool{},
 	}
 }
 
@@ -135,6 +140,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			s.timerAt = time.Time{}
 			s.onDeadlines(now)
 		}
+		s.flushSpawns()
 		s.armTimer()
 	}
 	s.timer.Stop()
@@ -155,6 +161,7 @@ func (s *Supervisor) do(ctx context.Context, fn func() error) error {
 			return
 		}
 		err = fn()
+		s.flushSpawns() // callers see the processes their request started
 	}
 	select {
 	case s.reqs <- req:
@@ -307,8 +314,9 @@ type job struct {
 	restartAt time.Time // backoff delay ends (gaffer backoff, or supervisor's BACKOFF retry)
 	lastError string
 
-	prog programState // supervisor view, for jobs with a Program
-	logs *logSet      // log files per output label, opened at first spawn
+	cfgJSON []byte       // cfg as JSON for job info; nil after any config change
+	prog    programState // supervisor view, for jobs with a Program
+	logs    *logSet      // log files per output label, opened at first spawn
 }
 
 // logSet is one generation of a job's log files. Pumps of its processes hold
@@ -434,29 +442,12 @@ func (s *Supervisor) removeJob(j *job) {
 // manage brings a job's supervised processes to its target: spawn the
 // missing ones, reap the oldest surplus.
 func (s *Supervisor) manage(j *job) {
-	if j.cfg.Program != nil {
-		return // supervisor rules: see program.go
-	}
-	if j.stopped || !j.retryAt.IsZero() || !j.restartAt.IsZero() || s.shutting {
+	if !s.canSpawn(j) {
 		return
 	}
-	if s.sessions[j.session] == nil || s.sessions[j.session].jobs[j.name] != j {
-		return // unloaded
-	}
-	for len(j.procs) < j.target {
-		p, err := s.spawn(j, false, 0, nil)
-		if err != nil {
-			// A program that cannot start is retried after a growing delay,
-			// never in a tight loop.
-			j.lastError = err.Error()
-			delay := time.Duration(1<<min(j.backoffN, 6)) * time.Second
-			j.backoffN++
-			j.restartAt = time.Now().Add(delay)
-			s.log.Error("spawn failed", "job", j.full, "err", err, "retry_in", delay)
-			s.publish("spawn_error", j.full, Event{Reason: err.Error()})
-			return
-		}
-		j.procs = append(j.procs, p)
+	if len(j.procs) < j.target && !s.pendingSet[j] {
+		s.pendingSet[j] = true
+		s.pending = append(s.pending, j) // started by flushSpawns at the end of this step
 	}
 	for len(j.procs) > j.target {
 		p := j.procs[0]
@@ -466,6 +457,17 @@ func (s *Supervisor) manage(j *job) {
 		s.publish("proc."+strconv.Itoa(p.id)+".reap", j.full, Event{Pid: p.id, OSPid: p.osPid})
 		s.stopProc(p)
 	}
+}
+
+// canSpawn reports whether gaffer's rule may start processes of j now.
+func (s *Supervisor) canSpawn(j *job) bool {
+	if j.cfg.Program != nil {
+		return false // supervisor rules: see program.go
+	}
+	if j.stopped || !j.retryAt.IsZero() || !j.restartAt.IsZero() || s.shutting {
+		return false
+	}
+	return s.sessions[j.session] != nil && s.sessions[j.session].jobs[j.name] == j // not unloaded
 }
 
 // onExit handles a reaped child.
@@ -566,8 +568,22 @@ func (s *Supervisor) flapping(j *job) bool {
 
 // ---- processes -------------------------------------------------------------
 
-// spawn starts one process of j. Committed processes are not supervised.
-func (s *Supervisor) spawn(j *job, committed bool, graceful time.Duration, env map[string]string) (*process, error) {
+// spawnPlan is one process about to be started: prepared in the loop,
+// started (proc.Start) possibly in parallel with others, registered in the
+// loop again.
+type spawnPlan struct {
+	j         *job
+	committed bool
+	graceful  time.Duration
+	prog      string
+	args      []string
+	env       map[string]string
+	spec      proc.Spec
+	op        *proc.Process
+	err       error
+}
+
+func (s *Supervisor) prepareSpawn(j *job, committed bool, graceful time.Duration, env map[string]string) (*spawnPlan, error) {
 	cfg := &j.cfg
 	penv := buildEnv(cfg, j.sessionEnv, env)
 	prog, args, err := commandLine(cfg, penv)
@@ -591,24 +607,132 @@ func (s *Supervisor) spawn(j *job, committed bool, graceful time.Duration, env m
 	if err := s.openLogs(j); err != nil {
 		return nil, fmt.Errorf("spawn %q: %w", j.full, err)
 	}
-	op, err := proc.Start(spec)
-	if err != nil {
-		return nil, fmt.Errorf("spawn %q: %w: %w", j.full, ErrSpawn, err)
+	return &spawnPlan{j: j, committed: committed, graceful: graceful, prog: prog, args: args, env: penv, spec: spec}, nil
+}
+
+func (pl *spawnPlan) start() {
+	pl.op, pl.err = proc.Start(pl.spec)
+	if pl.err != nil {
+		pl.err = fmt.Errorf("spawn %q: %w: %w", pl.j.full, ErrSpawn, pl.err)
 	}
+}
+
+// register records a started process and publishes its spawn.
+func (s *Supervisor) register(pl *spawnPlan) *process {
+	j := pl.j
 	s.nextID++
-	p := newProcess(s, s.nextID, j, op, committed, prog, args, penv)
-	if graceful > 0 {
-		p.graceful = graceful
+	p := newProcess(s, s.nextID, j, pl.op, pl.committed, pl.prog, pl.args, pl.env)
+	if pl.graceful > 0 {
+		p.graceful = pl.graceful
 	}
 	s.procs[p.id] = p
 	s.byOS[p.osPid] = p
 	j.lastError = ""
 	e := Event{Pid: p.id, OSPid: p.osPid}
 	s.publish("spawn", j.full, e)
-	if !committed {
+	if !pl.committed {
 		s.publish("job."+j.full+".spawn", j.full, e)
 	}
-	return p, nil
+	return p
+}
+
+// spawn starts one process of j at once. Committed processes are not supervised.
+func (s *Supervisor) spawn(j *job, committed bool, graceful time.Duration, env map[string]string) (*process, error) {
+	pl, err := s.prepareSpawn(j, committed, graceful, env)
+	if err != nil {
+		return nil, err
+	}
+	pl.start()
+	if pl.err != nil {
+		return nil, pl.err
+	}
+	return s.register(pl), nil
+}
+
+// flushSpawns starts the processes manage asked for during this loop step,
+// several fork/execs at a time: a fork waits for its child's exec, so
+// starting 1,000 jobs one by one would leave the other cores idle. The loop
+// waits for the batch (milliseconds); pids are registered before any exit
+// can be reaped, since reaping happens in this same loop.
+func (s *Supervisor) flushSpawns() {
+	for range 100 { // a spawn failure cannot re-queue in the same step; bounded anyway
+		if len(s.pending) == 0 {
+			return
+		}
+		jobs := s.pending
+		s.pending, s.pendingSet = nil, map[*job]bool{}
+		var plans []*spawnPlan
+		var serial []*spawnPlan // umask is process-wide: those start alone
+		for _, j := range jobs {
+			if !s.canSpawn(j) {
+				continue
+			}
+			for n := j.target - len(j.procs); n > 0; n-- {
+				pl, err := s.prepareSpawn(j, false, 0, nil)
+				if err != nil {
+					s.spawnFailed(j, err)
+					break
+				}
+				if pl.spec.Umask >= 0 {
+					serial = append(serial, pl)
+				} else {
+					plans = append(plans, pl)
+				}
+			}
+		}
+		startAll(plans, spawnWorkers)
+		startAll(serial, 1)
+		for _, pl := range append(plans, serial...) {
+			j := pl.j
+			if pl.err != nil {
+				if j.restartAt.IsZero() {
+					s.spawnFailed(j, pl.err)
+				}
+				continue
+			}
+			j.procs = append(j.procs, s.register(pl))
+		}
+	}
+}
+
+// spawnWorkers bounds parallel fork/execs: a few per core keeps every core
+// busy while children exec.
+var spawnWorkers = 2 * runtime.GOMAXPROCS(0)
+
+func startAll(plans []*spawnPlan, workers int) {
+	if len(plans) <= 1 || workers <= 1 {
+		for _, pl := range plans {
+			pl.start()
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, len(plans)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(plans) {
+					return
+				}
+				plans[i].start()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// spawnFailed retries a job that cannot start after a growing delay, never
+// in a tight loop.
+func (s *Supervisor) spawnFailed(j *job, err error) {
+	j.lastError = err.Error()
+	delay := time.Duration(1<<min(j.backoffN, 6)) * time.Second
+	j.backoffN++
+	j.restartAt = time.Now().Add(delay)
+	s.log.Error("spawn failed", "job", j.full, "err", err, "retry_in", delay)
+	s.publish("spawn_error", j.full, Event{Reason: err.Error()})
 }
 
 // stopProc begins a graceful stop: SIGTERM (and SIGCONT, so a stopped
