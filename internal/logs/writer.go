@@ -23,7 +23,7 @@ type Writer struct {
 	maxBytes int64  // immutable after Open; 0 = never rotate
 	backups  int    // immutable after Open
 
-	mu        sync.Mutex
+	mu        sync.Mutex    // guards the fields below
 	f         *os.File      // current file; closed, not nil, after Close
 	size      int64         // bytes in f, counted by Write
 	regular   bool          // f is a regular file: only those rotate
