@@ -24,9 +24,14 @@ const DefaultBacklog = 128
 type Config struct {
 	Files    []string  // every file read, main first
 	Global   Global    // [gaffer] section
-	Jobs     []Job     // in boot order: ascending priority, ties in file order
+	Jobs     []Job     // in boot order: ascending priority, ties in file order (supervisord.conf: see Supervisord.Groups)
 	Webhooks []Webhook // [webhooks]: event type -> URL (several allowed)
 	Warnings []string  // non-fatal notes, each "file:line: [section] key: text"
+
+	// Supervisord is set when the file was a supervisord.conf: everything
+	// of it beyond Jobs. It takes the place of Global, which then keeps its
+	// defaults. nil for gaffer files.
+	Supervisord *Supervisord
 }
 
 // Global is the [gaffer] section (gaffer-config.md §3.1). Zero values mean
@@ -107,11 +112,18 @@ var (
 	ErrInvalidBool   = errors.New("invalid boolean")
 	ErrInvalidNumber = errors.New("invalid number")
 	ErrInvalidValue  = errors.New("invalid value")
+
+	// supervisord.conf only.
+	ErrMissing        = errors.New("missing")            // a required section or key
+	ErrUnknownProgram = errors.New("unknown program")    // [group:x] programs names no [program:…]
+	ErrUnknownEvent   = errors.New("unknown event type") // [eventlistener:x] events
+	ErrUnsupported    = errors.New("not supported")      // valid for supervisord, not (yet) for gaffer
 )
 
 // Load reads gafferd's configuration. path is an INI file, or a config
 // directory holding MainFile (the 0.5.2 form), where a missing MainFile
-// means an empty configuration.
+// means an empty configuration. A file that IsSupervisord is read as a
+// supervisord.conf (see ParseSupervisord); a directory is always gaffer's.
 func Load(path string) (*Config, error) { return osFS.load(path) }
 
 // Parse parses one INI document named name (used in messages). Includes are
@@ -129,9 +141,10 @@ type fileSystem struct {
 	stat     func(string) (fs.FileInfo, error)
 	readFile func(string) ([]byte, error)
 	walkDir  func(string, fs.WalkDirFunc) error
+	readDir  func(string) ([]fs.DirEntry, error) // for supervisord [include] globs
 }
 
-var osFS = fileSystem{stat: os.Stat, readFile: os.ReadFile, walkDir: filepath.WalkDir}
+var osFS = fileSystem{stat: os.Stat, readFile: os.ReadFile, walkDir: filepath.WalkDir, readDir: os.ReadDir}
 
 func (fsys fileSystem) load(path string) (*Config, error) {
 	fi, err := fsys.stat(path)
@@ -147,6 +160,11 @@ func (fsys fileSystem) load(path string) (*Config, error) {
 	data, err := fsys.readFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if IsSupervisord(data) {
+		h := osHost()
+		h.fs = fsys
+		return h.parseSupervisord(path, data)
 	}
 	return fsys.parse(path, data)
 }

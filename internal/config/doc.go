@@ -1,8 +1,11 @@
 // Package config owns gaffer's configuration files: it turns a gafferd INI
-// file (with its includes) or a JSON job file into one canonical, validated
-// value (Config, or []Job for JSON). Nothing else in gaffer parses these
-// formats; gafferd applies command-line overrides on top of the result and
-// hands the jobs to the supervisor.
+// file (with its includes), a supervisord.conf (with its includes) or a
+// JSON job file into one canonical, validated value (Config, or []Job for
+// JSON). Nothing else in gaffer parses these formats; gafferd applies
+// command-line overrides on top of the result and hands the jobs to the
+// supervisor. Everything here is a pure function of its input files (and,
+// for supervisord.conf, of the environment, host name and working
+// directory): safe for concurrent use, no side effects.
 //
 // # INI dialect
 //
@@ -60,4 +63,69 @@
 //   - Extensions: [gaffer] unix = PATH and "unix:PATH" entries in bind;
 //     job keys backoff and custom_streams; several whitespace-separated URLs
 //     per [webhooks] event.
+//
+// # supervisord.conf
+//
+// Load reads a file as a supervisord.conf when IsSupervisord: it has a
+// [supervisord], [unix_http_server], [inet_http_server], [program:…],
+// [eventlistener:…], [group:…], [fcgi-program:…] or [rpcinterface:…]
+// section. ParseSupervisord and LoadSupervisord read one directly. The
+// rules are supervisor 4's (options.py, datatypes.py;
+// supervisor-semantics.md §5), on the same reader with another dialect:
+//
+//   - Python 3 configparser as supervisor configures it: a ';' or '#' at
+//     the start of a line or after whitespace starts a comment on every
+//     line (so "command=sh -c 'a ; b'" is cut, as in supervisor), a repeated
+//     section or key within a file is merged or overrides (a warning here),
+//     no "env:NAME" keys, no configparser interpolation.
+//   - %(name)s expansion is Python's "value % names" with format specs
+//     (%(process_num)02d); %% is a literal %. Names: here (the directory of
+//     the file the option is written in), ENV_X (gafferd's environment, then
+//     [supervisord] environment= outside [supervisord], then a program's own
+//     environment= in its per-process options), and in program-like
+//     sections program_name, group_name, host_node_name, process_num and
+//     numprocs, the last two in the per-process options only (command,
+//     process_name, directory, environment, the *_logfile* options), as in
+//     supervisor. [include] files also has host_node_name. An unknown name
+//     is an error that lists the available ones. [supervisord] environment=
+//     is expanded twice, as supervisor does (write %%%% for a literal %).
+//   - Every [program:x] process is one Job (supervisor.JobConfig with a
+//     Program): Session = its group (the [group:y] listing it, else x),
+//     name = the expanded process_name; numprocs = N gives N jobs. Jobs are
+//     in supervisor's start order: group priority, group name, process
+//     priority, process name. Supervisord.Groups and .Listeners keep what
+//     jobs cannot (group priorities, pools).
+//   - Defaults are supervisor's (§5.3); supervisord's own relative paths
+//     are made absolute against the working directory, program paths and
+//     childlogdir against [supervisord] directory when set (where
+//     supervisord has chdir'ed when it opens them), "~" is expanded.
+//
+// Deliberate departures from supervisor:
+//
+//   - Strict: an unknown key in a known section, and a malformed value,
+//     are errors with file, line, section and key (supervisor ignores
+//     unknown keys). All problems are reported at once, in file order.
+//   - Values supervisor takes but cannot mean: negative sizes, startsecs,
+//     stopwaitsecs or backups, stopsignal 0, a umask or chmod beyond 0777 /
+//     07777, an empty user, more than a week in seconds.
+//   - Names: besides ':', '/' and space, brackets and any whitespace are
+//     refused in program, group and process names, and a process name is
+//     checked after expansion. A group name (so a standalone program's
+//     name) cannot hold a '.': groups are sessions and a full job name is
+//     session.job.
+//   - Nothing on the machine is looked up: users, groups and the existence
+//     of directories are checked when gafferd starts or spawns, not here
+//     (supervisor checks them while parsing).
+//   - Unsupported: [fcgi-program:x] (error), syslog (warning), Python
+//     extensions ([rpcinterface:x] factories other than supervisor's,
+//     result_handler: warnings naming them), stdout_events_enabled or
+//     capture without a log file (warning; gaffer publishes those events
+//     only for logged streams). A [gaffer] or [job:…] section in a
+//     supervisord.conf is an error.
+//   - Limits: at most 10000 processes, 64 MiB of expanded text, format
+//     widths of 4096.
+//   - The command is kept as written and split by supervisor.SplitCommand,
+//     which agrees with supervisor's shlex.split except that inside double
+//     quotes it also unescapes \$ and \` (shlex keeps the backslash) and a
+//     trailing backslash is dropped (shlex fails).
 package config

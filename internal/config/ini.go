@@ -51,10 +51,37 @@ type document struct {
 	defaults *section
 	sections []*section
 	byName   map[string]*section
+	dialect  dialect
+	// warnings are problems the dialect tolerates (lenient duplicates),
+	// each "file:line: [section] key: text".
+	warnings []string
 }
 
-func newDocument() *document {
-	return &document{defaults: newSection(defaultSection, pos{}), byName: map[string]*section{}}
+// dialect selects how text is read. The zero value is not used: gaffer
+// files get gafferDialect, supervisord.conf files supervisordDialect.
+type dialect struct {
+	// envKeys reads "env:NAME = v" as the key env:NAME (gaffer's extension).
+	envKeys bool
+	// inlineComments: a ';' or '#' at the start of a line or after
+	// whitespace starts a comment, on every line (Python 3 configparser with
+	// inline_comment_prefixes=(';', '#'), as supervisor's
+	// UnhosedConfigParser sets it). It truncates values, commands included.
+	inlineComments bool
+	// lenient is configparser's strict=False: within one file a repeated
+	// section is merged and a repeated key overrides; both are warnings
+	// here instead of errors.
+	lenient bool
+}
+
+var (
+	gafferDialect      = dialect{envKeys: true}
+	supervisordDialect = dialect{inlineComments: true, lenient: true}
+)
+
+func newDocument() *document { return newDocumentDialect(gafferDialect) }
+
+func newDocumentDialect(d dialect) *document {
+	return &document{defaults: newSection(defaultSection, pos{}), byName: map[string]*section{}, dialect: d}
 }
 
 // isSpace is Python's str.isspace, which also counts the ASCII separator
@@ -101,12 +128,19 @@ func (d *document) read(file string, data []byte) []error {
 	}
 	for i, raw := range strings.Split(text, "\n") {
 		lineno := i + 1
+		inline := false
+		if d.dialect.inlineComments {
+			end := inlineCommentStart(raw)
+			raw, inline = raw[:end], end < len(raw)
+		}
 		value := trim(raw)
-		comment := strings.HasPrefix(value, "#") || strings.HasPrefix(value, ";")
+		// A line left empty by an inline comment is a comment line, not a
+		// blank one: configparser does not add it to the value in progress.
+		comment := strings.HasPrefix(value, "#") || strings.HasPrefix(value, ";") || inline && value == ""
 		if value == "" || comment {
 			// A blank line belongs to the value in progress (dropped again if
 			// it ends up trailing); a comment line is simply skipped.
-			if value == "" && opt != nil {
+			if !comment && opt != nil {
 				opt.lines = append(opt.lines, "")
 			}
 			continue
@@ -124,7 +158,10 @@ func (d *document) read(file string, data []byte) []error {
 					cur.pos = pos{file, lineno}
 				}
 			} else {
-				if first, dup := seenSec[name]; dup {
+				if first, dup := seenSec[name]; dup && d.dialect.lenient {
+					d.warnings = append(d.warnings, location(file, lineno, name, "")+
+						fmt.Sprintf("section repeated (first on line %d); the two are merged", first))
+				} else if dup {
 					fail(lineno, name, "", fmt.Errorf("%w section (first on line %d); merge the two", ErrDuplicate, first))
 				} else {
 					seenSec[name] = lineno
@@ -148,13 +185,16 @@ func (d *document) read(file string, data []byte) []error {
 			}
 			continue
 		}
-		name, val, ok := splitOption(value)
+		name, val, ok := splitOption(value, d.dialect.envKeys)
 		if !ok {
 			fail(lineno, cur.name, "", fmt.Errorf("%w: %q is not a [section] header, a key = value line or a comment", ErrSyntax, value))
 			continue
 		}
 		key := strings.ToLower(name)
-		if first, dup := seenKey[[2]string{cur.name, key}]; dup {
+		if first, dup := seenKey[[2]string{cur.name, key}]; dup && d.dialect.lenient {
+			d.warnings = append(d.warnings, location(file, lineno, cur.name, name)+
+				fmt.Sprintf("key repeated (first on line %d); this later value wins", first))
+		} else if dup {
 			fail(lineno, cur.name, name, fmt.Errorf("%w key (first on line %d)", ErrDuplicate, first))
 		} else {
 			seenKey[[2]string{cur.name, key}] = lineno
@@ -183,11 +223,45 @@ func sectionHeader(line string) (name, rest string, ok bool) {
 	return line[1:end], line[end+1:], true
 }
 
+// inlineCommentStart is where configparser's inline comment search ends
+// line (len(line) when it finds none). It repeats configparser's rounds
+// exactly: each round moves every prefix to its next occurrence and stops
+// at the first round where one follows whitespace (or starts the line), so
+// the result is not always the leftmost such occurrence.
+func inlineCommentStart(line string) int {
+	const none = -1
+	next := map[byte]int{';': none, '#': none}
+	for len(next) > 0 {
+		start := len(line)
+		for _, p := range []byte{';', '#'} { // fixed order: deterministic
+			from, ok := next[p]
+			if !ok {
+				continue
+			}
+			i := strings.IndexByte(line[from+1:], p)
+			if i < 0 {
+				delete(next, p)
+				continue
+			}
+			i += from + 1
+			next[p] = i
+			if prev, _ := utf8.DecodeLastRuneInString(line[:i]); i == 0 || isSpace(prev) {
+				start = min(start, i)
+			}
+		}
+		if start < len(line) {
+			return start
+		}
+	}
+	return len(line)
+}
+
 // splitOption matches configparser's OPTCRE: the key ends at the first '='
-// or ':'. The one exception is "env:NAME = value": configparser would split
-// it at the ':' (key "env"), which makes per-variable keys impossible, so a
-// key "env" followed by ':' absorbs the name up to the next delimiter.
-func splitOption(line string) (key, value string, ok bool) {
+// or ':'. With envKeys, "env:NAME = value" is the exception: configparser
+// would split it at the ':' (key "env"), which makes per-variable keys
+// impossible, so a key "env" followed by ':' absorbs the name up to the
+// next delimiter.
+func splitOption(line string, envKeys bool) (key, value string, ok bool) {
 	i := strings.IndexAny(line, "=:")
 	if i < 0 {
 		return "", "", false
@@ -196,7 +270,7 @@ func splitOption(line string) (key, value string, ok bool) {
 	if key == "" {
 		return "", "", false
 	}
-	if line[i] == ':' && strings.EqualFold(key, "env") {
+	if envKeys && line[i] == ':' && strings.EqualFold(key, "env") {
 		if j := strings.IndexAny(value, "=:"); j > 0 {
 			if name := trim(value[:j]); name != "" {
 				return key + ":" + name, trim(value[j+1:]), true
