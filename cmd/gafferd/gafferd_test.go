@@ -61,8 +61,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// daemon is a gafferd started by a test on a private unix socket.
-type daemon struct {
+// testDaemon is a gafferd started by a test on a private unix socket.
+type testDaemon struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	sock   string
@@ -72,10 +72,10 @@ type daemon struct {
 	waited chan error
 }
 
-func startDaemon(t *testing.T, ini string) *daemon {
+func startDaemon(t *testing.T, ini string) *testDaemon {
 	t.Helper()
 	dir := t.TempDir()
-	d := &daemon{t: t, sock: filepath.Join(dir, "run", "gafferd.sock"), config: filepath.Join(dir, "gaffer.ini"),
+	d := &testDaemon{t: t, sock: filepath.Join(dir, "run", "gafferd.sock"), config: filepath.Join(dir, "gaffer.ini"),
 		stderr: &syncBuffer{}, waited: make(chan error, 1)}
 	d.writeConfig(ini)
 	d.cmd = exec.Command(gafferdBin, "-c", d.config, "--bind", "unix:"+d.sock)
@@ -108,13 +108,13 @@ func startDaemon(t *testing.T, ini string) *daemon {
 	return d
 }
 
-func (d *daemon) writeConfig(ini string) {
+func (d *testDaemon) writeConfig(ini string) {
 	if err := os.WriteFile(d.config, []byte(ini), 0o644); err != nil {
 		d.t.Fatal(err)
 	}
 }
 
-func (d *daemon) get(path string) ([]byte, error) {
+func (d *testDaemon) get(path string) ([]byte, error) {
 	resp, err := d.http.Get("http://gafferd" + path)
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func (d *daemon) get(path string) ([]byte, error) {
 }
 
 // osPids returns the OS pids of a job's processes, in spawn order.
-func (d *daemon) osPids(job string) []int {
+func (d *testDaemon) osPids(job string) []int {
 	d.t.Helper()
 	s, j, _ := strings.Cut(job, ".")
 	b, err := d.get("/jobs/" + s + "/" + j)
@@ -154,7 +154,7 @@ func (d *daemon) osPids(job string) []int {
 	return out
 }
 
-func (d *daemon) jobs() []string {
+func (d *testDaemon) jobs() []string {
 	b, err := d.get("/jobs")
 	if err != nil {
 		d.t.Fatal(err)

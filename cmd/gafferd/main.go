@@ -5,28 +5,22 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/gafferhq/gaffer/client"
-	"github.com/gafferhq/gaffer/internal/api/rest"
 	"github.com/gafferhq/gaffer/internal/config"
-	"github.com/gafferhq/gaffer/internal/stats"
-	"github.com/gafferhq/gaffer/supervisor"
+	"github.com/gafferhq/gaffer/internal/logs"
 )
 
 // Version is gafferd's version, reported by /version and --version.
@@ -50,6 +44,7 @@ type options struct {
 	veryVerbose bool
 	version     bool
 	insecure    bool
+	detach      bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -65,6 +60,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.test, "t", false, "check the config, print every problem, exit 0 when valid, 1 otherwise")
 	fs.BoolVar(&o.daemon, "daemon", false, "detach into the background")
 	fs.BoolVar(&o.nodaemon, "n", false, "stay in the foreground (the default; for supervisord compatibility)")
+	fs.BoolVar(&o.detach, "d", false, "detach when a supervisord.conf says nodaemon=false")
 	fs.StringVar(&o.pidfile, "pidfile", "", "write the daemon's pid to this file")
 	fs.StringVar(&o.bind, "bind", "", "listen addresses, comma-separated: host:port or unix:/path (default 127.0.0.1:5000 and a unix socket)")
 	fs.StringVar(&o.unix, "unix", "", "unix socket path (default "+client.DefaultSocketPath()+")")
@@ -117,6 +113,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gafferd: warning:", w)
 	}
 	applyFlags(o, cfg)
+	if sc := cfg.Supervisord; sc != nil && o.detach && !sc.Nodaemon && !o.nodaemon {
+		cfg.Global.Daemonize = true
+	}
 	if cfg.Global.Daemonize && os.Getenv(daemonEnv) == "" {
 		if err := daemonize(cfg.Global.ErrorLog); err != nil {
 			fmt.Fprintln(stderr, "gafferd:", err)
@@ -125,13 +124,35 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	os.Unsetenv(daemonEnv) // children must not inherit the marker
-	logger, closeLog, err := newLogger(cfg.Global, stderr)
+	var mainLog *logs.Writer
+	if sc := cfg.Supervisord; sc != nil {
+		if cfg.Global.LogLevel == "" {
+			cfg.Global.LogLevel = sc.LogLevel
+		}
+		if sc.Logfile != "" && sc.Logfile != "syslog" && cfg.Global.ErrorLog == "" {
+			w, err := logs.Open(sc.Logfile, sc.LogfileMaxBytes, sc.LogfileBackups)
+			if err != nil {
+				fmt.Fprintln(stderr, "gafferd: [supervisord] logfile:", err)
+				return 1
+			}
+			defer w.Close()
+			mainLog = w
+		}
+	}
+	var logOut io.Writer = stderr
+	if mainLog != nil {
+		logOut = mainLog
+		if !cfg.Supervisord.Silent && !cfg.Global.Daemonize {
+			logOut = io.MultiWriter(mainLog, stderr)
+		}
+	}
+	logger, closeLog, err := newLogger(cfg.Global, logOut)
 	if err != nil {
 		fmt.Fprintln(stderr, "gafferd:", err)
 		return 1
 	}
 	defer closeLog()
-	if err := serve(o, cfg, logger, stderr); err != nil {
+	if err := serve(o, cfg, logger, mainLog, stderr); err != nil {
 		logger.Error("gafferd stopped", "err", err)
 		fmt.Fprintln(stderr, "gafferd:", err)
 		return 1
@@ -231,104 +252,6 @@ func newLogger(g config.Global, stderr io.Writer) (*slog.Logger, func(), error) 
 		return nil, nil, fmt.Errorf("log level %q: want critical, error, warning, info or debug", g.LogLevel)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closer, nil
-}
-
-func serve(o *options, cfg *config.Config, logger *slog.Logger, console io.Writer) error {
-	if cfg.Global.Pidfile != "" {
-		if err := writePidfile(cfg.Global.Pidfile); err != nil {
-			return err
-		}
-		defer removePidfile(cfg.Global.Pidfile)
-	}
-	listeners, err := listen(cfg.Global, o.insecure)
-	if err != nil {
-		return err
-	}
-	sup := supervisor.New(supervisor.Options{ReapAll: true, Logger: logger})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- sup.Run(ctx) }()
-
-	if o.verbose || o.veryVerbose {
-		go printConsole(sup, console, o.veryVerbose)
-	}
-
-	handler := rest.New(sup, rest.Options{Sampler: stats.NewSampler(), Version: Version})
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	var wg sync.WaitGroup
-	for _, l := range listeners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				logger.Error("serve", "addr", l.Addr(), "err", err)
-			}
-		}()
-		logger.Info("listening", "addr", l.Addr().Network()+":"+l.Addr().String())
-	}
-
-	specs := jobSpecs(cfg)
-	if err := sup.LoadAll(ctx, specs); err != nil {
-		logger.Error("loading jobs", "err", err)
-	}
-	logger.Info("gafferd started", "pid", os.Getpid(), "jobs", len(specs), "config", strings.Join(cfg.Files, ","))
-
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-loop:
-	for {
-		select {
-		case sig := <-sigs:
-			if sig == syscall.SIGHUP {
-				reload(ctx, o.config, sup, logger)
-				continue
-			}
-			logger.Info("shutting down: stopping every process", "signal", sig)
-			cancel()
-			break loop
-		case err := <-runErr:
-			return err
-		}
-	}
-	// Keep answering the API while processes stop; the supervisor refuses
-	// new work during shutdown.
-	<-sup.Done()
-	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
-	defer done()
-	srv.Shutdown(shutdownCtx)
-	wg.Wait()
-	logger.Info("gafferd stopped")
-	return nil
-}
-
-func jobSpecs(cfg *config.Config) []supervisor.JobSpec {
-	specs := make([]supervisor.JobSpec, 0, len(cfg.Jobs))
-	for _, j := range cfg.Jobs {
-		specs = append(specs, supervisor.JobSpec{Session: j.Session, Config: j.Config})
-	}
-	return specs
-}
-
-// reload is SIGHUP: build and validate the whole new config first; a bad
-// file changes nothing. Then only the difference is applied.
-func reload(ctx context.Context, path string, sup *supervisor.Supervisor, logger *slog.Logger) {
-	if path == "" {
-		logger.Warn("SIGHUP: no config file to reload")
-		return
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		logger.Error("SIGHUP: config not reloaded, nothing changed", "err", err)
-		return
-	}
-	added, changed, removed, err := sup.Apply(ctx, jobSpecs(cfg))
-	if err != nil {
-		logger.Error("SIGHUP: config not applied, nothing changed", "err", err)
-		return
-	}
-	logger.Info("SIGHUP: config reloaded", "added", added, "changed", changed, "removed", removed)
 }
 
 // listen opens every listener before anything starts, so a taken port fails
