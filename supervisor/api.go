@@ -28,17 +28,73 @@ type JobInfo struct {
 	configJSON []byte // Config as JSON, cached by the job while its config is unchanged
 }
 
-// MarshalJSON uses the job's cached config JSON: listing every job is the
-// most frequent call, and the config is its largest, least changing part.
-func (i JobInfo) MarshalJSON() ([]byte, error) {
-	type plain JobInfo // no methods: no recursion
-	if i.configJSON == nil {
-		return json.Marshal(plain(i))
+// MarshalJSON writes the info with the job's cached config JSON: listing
+// every job is the most frequent call, and the config is its largest, least
+// changing part.
+func (i JobInfo) MarshalJSON() ([]byte, error) { return i.AppendJSON(nil) }
+
+// AppendJSON appends the info's JSON to b. Callers that write many infos
+// (the REST API's job list) use it directly: encoding/json re-scans what a
+// MarshalJSON method returns, which costs more than building it.
+func (i JobInfo) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"name":`...)
+	b = appendJSONString(b, i.Name)
+	b = append(b, `,"active":`...)
+	b = strconv.AppendBool(b, i.Active)
+	b = append(b, `,"running":`...)
+	b = strconv.AppendInt(b, int64(i.Running), 10)
+	b = append(b, `,"running_out":`...)
+	b = strconv.AppendInt(b, int64(i.RunningOut), 10)
+	b = append(b, `,"max_processes":`...)
+	b = strconv.AppendInt(b, int64(i.MaxProcesses), 10)
+	b = append(b, `,"processes":[`...)
+	for k, p := range i.Processes {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(p), 10)
 	}
-	return json.Marshal(struct {
-		plain
-		Config json.RawMessage `json:"config"`
-	}{plain(i), i.configJSON})
+	b = append(b, `],"stopped":`...)
+	b = strconv.AppendBool(b, i.Stopped)
+	if i.Waiting != "" {
+		b = append(b, `,"waiting":`...)
+		b = appendJSONString(b, i.Waiting)
+	}
+	if i.LastError != "" {
+		b = append(b, `,"last_error":`...)
+		b = appendJSONString(b, i.LastError)
+	}
+	cfg := i.configJSON
+	if cfg == nil {
+		var err error
+		if cfg, err = json.Marshal(i.Config); err != nil {
+			return b, err
+		}
+	}
+	b = append(b, `,"config":`...)
+	b = append(b, cfg...)
+	return append(b, '}'), nil
+}
+
+// appendJSONString appends s as a JSON string; plain ASCII (the usual job
+// name) is copied, anything else goes through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for k := 0; k < len(s); k++ {
+		if c := s[k]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func nonNilInts(s []int) []int {
+	if s == nil {
+		return []int{}
+	}
+	return s
 }
 
 // ProcessInfo is a process as GET /<pid> shows it (gaffer-http-api.md §4.2).
@@ -479,6 +535,11 @@ func (s *Supervisor) jobInfo(j *job) JobInfo {
 func (s *Supervisor) InfoAll(ctx context.Context, sessionName string) ([]JobInfo, error) {
 	out := []JobInfo{}
 	err := s.do(ctx, func() error {
+		n := 0
+		for _, sess := range s.sessions {
+			n += len(sess.seq)
+		}
+		out = make([]JobInfo, 0, n)
 		names := s.sessionSeq
 		if sessionName != "" {
 			if s.sessions[sessionName] == nil {

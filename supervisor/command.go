@@ -128,6 +128,26 @@ func isIdent(c byte) bool      { return isIdentStart(c) || c >= '0' && c <= '9' 
 // then a commit's env. A fresh map every time.
 func buildEnv(cfg *JobConfig, session, commit map[string]string) map[string]string {
 	env := make(map[string]string, len(cfg.Env)+8)
+	if cfg.Program != nil {
+		// supervisor's order: its own environment, then the program's on top.
+		if cfg.OSEnv {
+			for _, kv := range os.Environ() {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					env[k] = v
+				}
+			}
+		}
+		for k, v := range cfg.Env {
+			env[k] = v
+		}
+		for k, v := range session {
+			env[k] = v
+		}
+		for k, v := range commit {
+			env[k] = v
+		}
+		return env
+	}
 	for k, v := range cfg.Env {
 		env[k] = v
 	}
@@ -166,6 +186,10 @@ func commandLine(cfg *JobConfig, env map[string]string) (prog string, args []str
 	}
 	if len(words) == 0 {
 		return "", nil, ErrMissingCmd
+	}
+	if cfg.Program != nil {
+		// supervisor passes the words as they are: no $VAR expansion.
+		return words[0], append(words[1:len(words):len(words)], cfg.Args...), nil
 	}
 	extra := make([]string, len(cfg.Args))
 	for i, a := range cfg.Args {

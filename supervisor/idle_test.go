@@ -2,6 +2,8 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -35,5 +37,25 @@ func TestIdleArmsNoTimer(t *testing.T) {
 	}
 	if armed.IsZero() && live > 0 {
 		t.Fatal("stopping processes but no kill deadline armed")
+	}
+}
+
+func TestJobInfoJSONMatchesEncodingJSON(t *testing.T) {
+	info := JobInfo{Name: `we"ird<name>é`, Active: true, Running: 2, RunningOut: 1, MaxProcesses: 3,
+		Processes: []int{1, 4}, Stopped: false, Waiting: "backoff: restart in 1s", LastError: "spawn \x01 failed",
+		Config: NewJobConfig("web", "sleep 1")}
+	got, err := info.AppendJSON(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b map[string]any
+	if err := json.Unmarshal(got, &a); err != nil {
+		t.Fatalf("invalid JSON %s: %v", got, err)
+	}
+	type plain JobInfo
+	want, _ := json.Marshal(plain(info))
+	json.Unmarshal(want, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("AppendJSON = %s\nencoding/json = %s", got, want)
 	}
 }

@@ -210,7 +210,7 @@ func (c *JobConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("stopsignal %d: %w", c.StopSignal, ErrBadValue))
 	}
 	for label, lf := range c.Logs {
-		if (lf.Path == "" && lf.AutoDir == "") || lf.MaxBytes < 0 || lf.Backups < 0 || lf.CaptureMaxBytes < 0 {
+		if (lf.Path == "" && lf.AutoDir == "" && !lf.Events && lf.CaptureMaxBytes == 0) || lf.MaxBytes < 0 || lf.Backups < 0 || lf.CaptureMaxBytes < 0 {
 			errs = append(errs, fmt.Errorf("log for %q: need a path and non-negative sizes: %w", label, ErrBadValue))
 		}
 	}

@@ -787,6 +787,9 @@ func (s *Supervisor) openLogs(j *job) error {
 		}
 	}
 	for label, lf := range j.cfg.Logs {
+		if lf.Path == "" && lf.AutoDir == "" {
+			continue // events only, no file (stdout_logfile=NONE)
+		}
 		path := lf.Path
 		if path == "" {
 			channel := "stdout"

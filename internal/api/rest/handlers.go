@@ -56,7 +56,7 @@ func (a *api) jobs(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, map[string][]supervisor.JobInfo{"jobs": infos})
+		return writeInfos(w, `{"jobs":[`, infos)
 	}
 	names, err := a.sup.Jobs(r.Context(), "")
 	if err != nil {
@@ -72,10 +72,8 @@ func (a *api) sessionJobs(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, struct {
-			Session string               `json:"sessionid"`
-			Jobs    []supervisor.JobInfo `json:"jobs"`
-		}{s, mine})
+		head, _ := json.Marshal(s)
+		return writeInfos(w, `{"sessionid":`+string(head)+`,"jobs":[`, mine)
 	}
 	names, err := a.sup.Jobs(r.Context(), s)
 	if err != nil {
@@ -497,6 +495,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	h.Set("Content-Type", jsonType)
 	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
+	w.Write(b)
+	return nil
+}
+
+// writeInfos writes a list of job infos after head, built with AppendJSON:
+// encoding/json would re-scan each info's JSON, and listing everything is
+// the call dashboards and CLIs make most.
+func writeInfos(w http.ResponseWriter, head string, infos []supervisor.JobInfo) error {
+	b := make([]byte, 0, 64+256*len(infos))
+	b = append(b, head...)
+	for i, info := range infos {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = info.AppendJSON(b); err != nil {
+			return err
+		}
+	}
+	b = append(b, "]}"...)
+	h := w.Header()
+	h.Set("Content-Type", jsonType)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
 	w.Write(b)
 	return nil
 }
