@@ -133,7 +133,7 @@ func TestGroupOperationsReturnStatusStructs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(v.([]any)) != 2 { // only running processes are included
+	if len(v.([]any)) != 3 { // processes in running states, BACKOFF included
 		t.Fatalf("stopAllProcesses = %v", v)
 	}
 	all, _ := r.call("supervisor.getAllProcessInfo")
