@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // ErrUnterminatedQuote is returned by SplitCommand for a quote left open.
@@ -123,6 +125,32 @@ func expandVars(s string, env map[string]string) (string, error) {
 func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 func isIdent(c byte) bool      { return isIdentStart(c) || c >= '0' && c <= '9' }
 
+// osEnv is gafferd's own environment, parsed once per spawn batch rather
+// than per process: starting 1,000 jobs would otherwise parse it 1,000 times.
+// It is read again when it changed (tests set variables).
+func osEnv() map[string]string {
+	environ := os.Environ()
+	osEnvMu.Lock()
+	defer osEnvMu.Unlock()
+	if slices.Equal(environ, osEnvRaw) {
+		return osEnvMap
+	}
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	osEnvRaw, osEnvMap = environ, m
+	return m
+}
+
+var (
+	osEnvMu  sync.Mutex
+	osEnvRaw []string
+	osEnvMap map[string]string
+)
+
 // buildEnv composes a process environment (gaffer-http-api.md §5.3): the job's
 // env, then gafferd's own environment on top when os_env, then the session env,
 // then a commit's env. A fresh map every time.
@@ -131,10 +159,8 @@ func buildEnv(cfg *JobConfig, session, commit map[string]string) map[string]stri
 	if cfg.Program != nil {
 		// supervisor's order: its own environment, then the program's on top.
 		if cfg.OSEnv {
-			for _, kv := range os.Environ() {
-				if k, v, ok := strings.Cut(kv, "="); ok {
-					env[k] = v
-				}
+			for k, v := range osEnv() {
+				env[k] = v
 			}
 		}
 		for k, v := range cfg.Env {
@@ -152,10 +178,8 @@ func buildEnv(cfg *JobConfig, session, commit map[string]string) map[string]stri
 		env[k] = v
 	}
 	if cfg.OSEnv {
-		for _, kv := range os.Environ() {
-			if k, v, ok := strings.Cut(kv, "="); ok {
-				env[k] = v
-			}
+		for k, v := range osEnv() {
+			env[k] = v
 		}
 	}
 	for k, v := range session {

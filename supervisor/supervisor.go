@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -661,6 +660,19 @@ func (s *Supervisor) flushSpawns() {
 		}
 		jobs := s.pending
 		s.pending, s.pendingSet = nil, map[*job]bool{}
+		// Workers start processes while the loop prepares the next ones, so
+		// the first child runs at once, not after 1,000 preparations.
+		queue := make(chan *spawnPlan, 64)
+		var wg sync.WaitGroup
+		for range spawnWorkers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for pl := range queue {
+					pl.start()
+				}
+			}()
+		}
 		var plans []*spawnPlan
 		var serial []*spawnPlan // umask is process-wide: those start alone
 		for _, j := range jobs {
@@ -675,13 +687,17 @@ func (s *Supervisor) flushSpawns() {
 				}
 				if pl.spec.Umask >= 0 {
 					serial = append(serial, pl)
-				} else {
-					plans = append(plans, pl)
+					continue
 				}
+				plans = append(plans, pl)
+				queue <- pl
 			}
 		}
-		startAll(plans, spawnWorkers)
-		startAll(serial, 1)
+		close(queue)
+		wg.Wait()
+		for _, pl := range serial {
+			pl.start()
+		}
 		for _, pl := range append(plans, serial...) {
 			j := pl.j
 			if pl.err != nil {
@@ -698,31 +714,6 @@ func (s *Supervisor) flushSpawns() {
 // spawnWorkers bounds parallel fork/execs: a few per core keeps every core
 // busy while children exec.
 var spawnWorkers = 2 * runtime.GOMAXPROCS(0)
-
-func startAll(plans []*spawnPlan, workers int) {
-	if len(plans) <= 1 || workers <= 1 {
-		for _, pl := range plans {
-			pl.start()
-		}
-		return
-	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(workers, len(plans)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(plans) {
-					return
-				}
-				plans[i].start()
-			}
-		}()
-	}
-	wg.Wait()
-}
 
 // spawnFailed retries a job that cannot start after a growing delay, never
 // in a tight loop.
