@@ -121,6 +121,15 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 		Restart:  func() { d.stop(true) },
 		Reread:   d.reread, AddGroup: d.addGroup, RemoveGroup: d.removeGroup,
 		GroupPriority: d.groupPriority,
+		Configs: func() []supervisor.JobSpec {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			src := d.pending
+			if src == nil {
+				src = d.cfg
+			}
+			return jobSpecs(src.Jobs)
+		},
 		RemoteComm: func(typ, data string) {
 			if ev := d.ev.Load(); ev != nil {
 				ev.RemoteCommunication(typ, data)

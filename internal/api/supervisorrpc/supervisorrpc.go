@@ -49,6 +49,10 @@ type Daemon struct {
 	GroupPriority func(name string) int
 	// RemoteComm emits REMOTE_COMMUNICATION; may be nil.
 	RemoteComm func(typ, data string)
+	// Configs lists the programs of the config last read (after a reread,
+	// the new one), so getAllConfigInfo shows those not added yet as
+	// available; nil = the loaded programs only.
+	Configs func() []supervisor.JobSpec
 }
 
 // Errors a Daemon callback may return, mapped to their faults.
@@ -700,8 +704,32 @@ func (r *rpc) getAllConfigInfo(ctx context.Context, args []any) (any, error) {
 	if err != nil {
 		return nil, fault(err, "")
 	}
-	out := make([]any, 0, len(ps))
-	for _, pi := range ps {
+	type entry struct {
+		pi    supervisor.ProgramInfo
+		inuse bool
+	}
+	var entries []entry
+	if r.d.Configs != nil {
+		// supervisor lists the config it last read: loaded groups are in use.
+		loaded := map[string]bool{}
+		for _, pi := range ps {
+			loaded[pi.Group] = true
+		}
+		for _, js := range r.d.Configs() {
+			if js.Config.Program == nil {
+				continue
+			}
+			entries = append(entries, entry{supervisor.ProgramInfo{Name: js.Config.Name, Group: js.Session,
+				Priority: js.Config.Priority, Config: js.Config}, loaded[js.Session]})
+		}
+	} else {
+		for _, pi := range ps {
+			entries = append(entries, entry{pi, true})
+		}
+	}
+	out := make([]any, 0, len(entries))
+	for _, e := range entries {
+		pi := e.pi
 		c, p := pi.Config, pi.Config.Program
 		autorestart := any("unexpected")
 		switch p.AutoRestart {
@@ -724,7 +752,7 @@ func (r *rpc) getAllConfigInfo(ctx context.Context, args []any) (any, error) {
 		}
 		redirect := len(c.RedirectOutput) > 1 && c.RedirectOutput[0] == c.RedirectOutput[1]
 		m := map[string]any{
-			"name": pi.Name, "group": pi.Group, "inuse": true, "autostart": c.Start, "autorestart": autorestart,
+			"name": pi.Name, "group": pi.Group, "inuse": e.inuse, "autostart": c.Start, "autorestart": autorestart,
 			"directory": orNone(c.Cwd), "uid": orNone(c.UID), "command": c.Cmd, "exitcodes": codes,
 			"group_prio": gp, "process_prio": c.Priority, "killasgroup": p.KillAsGroup, "stopasgroup": p.StopAsGroup,
 			"redirect_stderr": redirect, "startretries": p.StartRetries, "startsecs": int(p.StartSecs / time.Second),
