@@ -712,15 +712,19 @@ func (r *rpc) getAllConfigInfo(ctx context.Context, args []any) (any, error) {
 	if r.d.Configs != nil {
 		// supervisor lists the config it last read: loaded groups are in use.
 		loaded := map[string]bool{}
+		logsOf := map[string]map[string]string{}
 		for _, pi := range ps {
 			loaded[pi.Group] = true
+			logsOf[full(pi)] = pi.Logs
 		}
 		for _, js := range r.d.Configs() {
 			if js.Config.Program == nil {
 				continue
 			}
+			// A running process's AUTO log has its real name.
 			entries = append(entries, entry{supervisor.ProgramInfo{Name: js.Config.Name, Group: js.Session,
-				Priority: js.Config.Priority, Config: js.Config}, loaded[js.Session]})
+				Priority: js.Config.Priority, Config: js.Config, Logs: logsOf[js.Session+"."+js.Config.Name]},
+				loaded[js.Session]})
 		}
 	} else {
 		for _, pi := range ps {
@@ -763,7 +767,9 @@ func (r *rpc) getAllConfigInfo(ctx context.Context, args []any) (any, error) {
 			path := "none"
 			if ok {
 				path = lf.Path
-				if path == "" {
+				if real := pi.Logs[ch]; real != "" {
+					path = real
+				} else if path == "" {
 					path = "auto"
 				}
 			}
