@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gafferhq/gaffer/internal/proc"
+	"golang.org/x/sys/unix"
 )
 
 // State is a supervisor process state, with supervisor's codes
@@ -95,6 +96,7 @@ type programState struct {
 	start      time.Time // last spawn
 	stop       time.Time // last stop or exit
 	exitStatus int
+	lastSignal int       // signal that ended the last process, 0 when it exited
 	pid        int       // OS pid of the live process, 0 when none
 	runningAt  time.Time // STARTING becomes RUNNING at this deadline
 	waiters    []func() bool
@@ -124,6 +126,7 @@ func (s *Supervisor) setState(j *job, to State, e Event) {
 	}
 	ps.state = to
 	e.From, e.To, e.Group, e.Process = from.String(), to.String(), j.session, j.name
+	s.logTransition(j, from, to, e)
 	if e.Pid == 0 && ps.pid != 0 && to != StateStopped && to != StateExited {
 		e.OSPid = ps.pid
 	}
@@ -135,6 +138,57 @@ func (s *Supervisor) setState(j *job, to State, e Event) {
 	ps.waiters = nil
 	kept := slices.DeleteFunc(ws, func(w func() bool) bool { return w() })
 	ps.waiters = append(kept, ps.waiters...)
+}
+
+// logTransition writes supervisord's lifecycle lines to the daemon's log,
+// so maintail shows what happened to each process.
+func (s *Supervisor) logTransition(j *job, from, to State, e Event) {
+	name := j.name
+	if j.session != j.name {
+		name = j.session + ":" + j.name
+	}
+	ps := &j.prog
+	switch to {
+	case StateStarting:
+		if ps.pid != 0 {
+			return
+		}
+	case StateRunning:
+		s.log.Info(fmt.Sprintf("success: %s entered RUNNING state, process has stayed up for > than %d seconds (startsecs)",
+			name, int(j.cfg.Program.StartSecs/time.Second)))
+	case StateBackoff:
+		if ps.spawnErr != "" && ps.pid == 0 {
+			s.log.Info(fmt.Sprintf("spawnerr: %s: %s", name, ps.spawnErr))
+		}
+	case StateStopping:
+		s.log.Info(fmt.Sprintf("waiting for %s to stop", name))
+	case StateStopped:
+		if from == StateStopping {
+			s.log.Info(fmt.Sprintf("stopped: %s (%s)", name, exitText(ps.exitStatus, ps.lastSignal)))
+		}
+	case StateExited:
+		expected := "not expected"
+		if e.Expected {
+			expected = "expected"
+		}
+		s.log.Info(fmt.Sprintf("exited: %s (%s; %s)", name, exitText(ps.exitStatus, ps.lastSignal), expected))
+	case StateFatal:
+		s.log.Info(fmt.Sprintf("gave up: %s entered FATAL state, too many start retries too quickly", name))
+	}
+}
+
+func exitText(status, sig int) string {
+	if sig != 0 {
+		return "terminated by " + signalName(sig)
+	}
+	return fmt.Sprintf("exit status %d", status)
+}
+
+func signalName(sig int) string {
+	if n := unix.SignalName(syscall.Signal(sig)); n != "" {
+		return n
+	}
+	return fmt.Sprintf("signal %d", sig)
 }
 
 // updateProgram replaces a program's config: a running process is stopped
@@ -186,6 +240,7 @@ func (s *Supervisor) startProgram(j *job) {
 	}
 	j.procs = append(j.procs, p)
 	ps.start, ps.pid = p.started, p.osPid
+	s.log.Info(fmt.Sprintf("spawned: '%s' with pid %d", j.name, p.osPid))
 	startsecs := j.cfg.Program.StartSecs
 	if startsecs == 0 {
 		ps.runningAt = time.Time{}
@@ -217,7 +272,6 @@ func (s *Supervisor) backoff(j *job) {
 		ps.tries = 0
 		j.stopped, j.target = true, 0
 		s.setState(j, StateFatal, Event{})
-		s.log.Warn("gave up: entered FATAL state, too many start retries too quickly", "job", j.full)
 		return
 	}
 	j.restartAt = time.Now().Add(time.Duration(ps.tries) * time.Second)
@@ -229,7 +283,7 @@ func (s *Supervisor) onProgramExit(j *job, p *process, ex proc.Exit) {
 	j.procs = slices.DeleteFunc(j.procs, func(q *process) bool { return q == p })
 	now := time.Now()
 	ps.stop, ps.pid = now, 0
-	ps.exitStatus = ex.Code
+	ps.exitStatus, ps.lastSignal = ex.Code, ex.Signal
 	if ex.Signal != 0 {
 		ps.exitStatus = -1 // killed by a signal: never an expected exit
 	}
@@ -355,7 +409,13 @@ func (s *Supervisor) StartProgram(ctx context.Context, name string, wait bool) e
 			return fmt.Errorf("%q: %w", j.full, ErrAlreadyStarted)
 		}
 		if ps.state == StateStopping {
-			return fmt.Errorf("%q is stopping: %w", j.full, ErrAlreadyStarted)
+			// supervisord tries, finds the process still there and does
+			// nothing: a waiting caller learns it did not start.
+			if wait {
+				return fmt.Errorf("%q is stopping: %w", j.full, ErrAbnormalTermination)
+			}
+			done <- nil
+			return nil
 		}
 		if err := checkCommand(j); err != nil {
 			return err
