@@ -142,6 +142,12 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	mux.Handle("GET /mainlogtail", mainlogtail(func() *logs.Writer { return d.mainLog }))
 	mux.Handle("/", rest.New(d.sup, rest.Options{Sampler: stats.NewSampler(), Version: Version}))
 
+	if err := d.sup.LoadAll(ctx, jobSpecs(cfg.Jobs)); err != nil {
+		logger.Error("loading jobs", "err", err)
+	}
+	d.markLoaded(cfg.Jobs)
+	// Serve once the config's jobs are loaded: a client connecting earlier
+	// waits in the listen backlog rather than seeing an empty daemon.
 	var wg sync.WaitGroup
 	var servers []*http.Server
 	for _, l := range listeners {
@@ -158,10 +164,6 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 		}()
 		logger.Info("listening", "addr", l.Addr().Network()+":"+l.Addr().String())
 	}
-	if err := d.sup.LoadAll(ctx, jobSpecs(cfg.Jobs)); err != nil {
-		logger.Error("loading jobs", "err", err)
-	}
-	d.markLoaded(cfg.Jobs)
 	logger.Info("gafferd started", "pid", os.Getpid(), "jobs", len(cfg.Jobs), "config", strings.Join(cfg.Files, ","))
 
 	sigs := make(chan os.Signal, 4)
