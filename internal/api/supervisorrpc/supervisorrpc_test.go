@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,12 +22,12 @@ func TestMain(m *testing.M) {
 }
 
 type rig struct {
-	t   *testing.T
+	t   testing.TB
 	sup *supervisor.Supervisor
 	url string
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	sup := supervisor.New(supervisor.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	go sup.Run(ctx)
@@ -170,4 +171,24 @@ type httptestClient struct{}
 
 func (httptestClient) post(url string, body *bytes.Buffer) (*http.Response, error) {
 	return http.Post(url, "text/xml", body)
+}
+
+// BenchmarkGetAllProcessInfo100 is supervisorctl status with 100 programs,
+// over HTTP on loopback.
+func BenchmarkGetAllProcessInfo100(b *testing.B) {
+	r := newRig(b)
+	for i := range 100 {
+		cfg := supervisor.NewJobConfig(fmt.Sprintf("p%03d", i), "sleep 600")
+		cfg.Program = supervisor.DefaultProgram(fmt.Sprintf("p%03d", i))
+		cfg.Program.StartSecs = 0
+		if err := r.sup.Load(context.Background(), cfg.Name, cfg, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.call("supervisor.getAllProcessInfo"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
