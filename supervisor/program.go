@@ -225,13 +225,31 @@ func (s *Supervisor) updateProgram(j *job, cfg JobConfig) {
 // startProgram spawns the program's process (state STARTING), or records a
 // spawn failure (BACKOFF, then FATAL past startretries).
 func (s *Supervisor) startProgram(j *job) {
+	s.beginStart(j)
+	p, err := s.spawn(j, false, 0, nil)
+	s.endStart(j, p, err)
+}
+
+// startProgramLater is startProgram with the spawn left to flushSpawns, so
+// that a config's programs start in parallel batches at boot and reload.
+func (s *Supervisor) startProgramLater(j *job) {
+	s.beginStart(j)
+	s.pendingPrograms = append(s.pendingPrograms, j)
+}
+
+func (s *Supervisor) beginStart(j *job) {
 	ps := &j.prog
 	ps.spawnErr = ""
 	j.stopped = false
 	j.target = 1
 	j.restartAt = time.Time{}
 	s.setState(j, StateStarting, Event{Tries: ps.tries})
-	p, err := s.spawn(j, false, 0, nil)
+}
+
+// endStart records the spawn begun by beginStart: RUNNING at once or after
+// startsecs, or BACKOFF when it failed.
+func (s *Supervisor) endStart(j *job, p *process, err error) {
+	ps := &j.prog
 	if err != nil {
 		ps.spawnErr = spawnErrText(err)
 		s.log.Error("spawn failed", "job", j.full, "err", err)

@@ -65,16 +65,17 @@ type Supervisor struct {
 	start  chan struct{} // closed when Run starts
 
 	// Owned by run.
-	sessions   map[string]*session
-	sessionSeq []string
-	procs      map[int]*process // every child not yet reaped, by internal id
-	byOS       map[int]*process
-	nextID     int
-	shutting   bool
-	timer      *time.Timer
-	timerAt    time.Time
-	pending    []*job        // jobs whose missing processes flushSpawns starts
-	pendingSet map[*job]bool // membership of pending
+	sessions        map[string]*session
+	sessionSeq      []string
+	procs           map[int]*process // every child not yet reaped, by internal id
+	byOS            map[int]*process
+	nextID          int
+	shutting        bool
+	timer           *time.Timer
+	timerAt         time.Time
+	pending         []*job        // jobs whose missing processes flushSpawns starts
+	pendingSet      map[*job]bool // membership of pending
+	pendingPrograms []*job        // programs in STARTING whose process flushSpawns starts
 }
 
 type session struct {
@@ -390,7 +391,7 @@ func (s *Supervisor) startJob(j *job) {
 		s.publish("start", j.full, Event{})
 		s.publish("job."+j.full+".start", j.full, Event{})
 		if !j.prog.state.Running() && j.prog.state != StateStopping {
-			s.startProgram(j)
+			s.startProgramLater(j)
 		}
 		return
 	}
@@ -655,11 +656,11 @@ func (s *Supervisor) spawn(j *job, committed bool, graceful time.Duration, env m
 // can be reaped, since reaping happens in this same loop.
 func (s *Supervisor) flushSpawns() {
 	for range 100 { // a spawn failure cannot re-queue in the same step; bounded anyway
-		if len(s.pending) == 0 {
+		if len(s.pending) == 0 && len(s.pendingPrograms) == 0 {
 			return
 		}
-		jobs := s.pending
-		s.pending, s.pendingSet = nil, map[*job]bool{}
+		jobs, programs := s.pending, s.pendingPrograms
+		s.pending, s.pendingSet, s.pendingPrograms = nil, map[*job]bool{}, nil
 		// Workers start processes while the loop prepares the next ones, so
 		// the first child runs at once, not after 1,000 preparations.
 		queue := make(chan *spawnPlan, 64)
@@ -675,6 +676,25 @@ func (s *Supervisor) flushSpawns() {
 		}
 		var plans []*spawnPlan
 		var serial []*spawnPlan // umask is process-wide: those start alone
+		var progPlans []*spawnPlan
+		for _, j := range programs {
+			// Still waiting for its process (not stopped or unloaded meanwhile)?
+			if j.prog.state != StateStarting || len(j.procs) > 0 || j.stopped || s.shutting ||
+				s.sessions[j.session] == nil || s.sessions[j.session].jobs[j.name] != j {
+				continue
+			}
+			pl, err := s.prepareSpawn(j, false, 0, nil)
+			if err != nil {
+				s.endStart(j, nil, err)
+				continue
+			}
+			progPlans = append(progPlans, pl)
+			if pl.spec.Umask >= 0 {
+				serial = append(serial, pl)
+				continue
+			}
+			queue <- pl
+		}
 		for _, j := range jobs {
 			if !s.canSpawn(j) {
 				continue
@@ -698,6 +718,14 @@ func (s *Supervisor) flushSpawns() {
 		for _, pl := range serial {
 			pl.start()
 		}
+		for _, pl := range progPlans {
+			if pl.err != nil {
+				s.endStart(pl.j, nil, pl.err)
+				continue
+			}
+			s.endStart(pl.j, s.register(pl), nil)
+		}
+		serial = slices.DeleteFunc(serial, func(pl *spawnPlan) bool { return pl.j.cfg.Program != nil })
 		for _, pl := range append(plans, serial...) {
 			j := pl.j
 			if pl.err != nil {
