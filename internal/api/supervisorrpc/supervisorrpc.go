@@ -443,33 +443,51 @@ func (r *rpc) startGroup(ctx context.Context, ps []supervisor.ProgramInfo, wait 
 	})
 }
 
-func (r *rpc) startProcessGroup(ctx context.Context, args []any) (any, error) {
+// groupArgs checks (name, wait=true) and finds the group's programs.
+func (r *rpc) groupArgs(ctx context.Context, args []any) ([]supervisor.ProgramInfo, bool, error) {
 	if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.Bool|xmlrpc.Optional); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := r.running(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	name := args[0].(string)
 	ps, _, err := r.lookup(ctx, name+":*")
 	if err != nil {
-		return nil, xmlrpc.Faultf(xmlrpc.BadName, "%s", name)
+		return nil, false, xmlrpc.Faultf(xmlrpc.BadName, "%s", name)
 	}
-	return r.startGroup(ctx, ps, optBool(args, 1, true)), nil
+	return ps, optBool(args, 1, true), nil
 }
 
-func (r *rpc) startAll(ctx context.Context, args []any) (any, error) {
+// allArgs checks (wait=true) and lists every program.
+func (r *rpc) allArgs(ctx context.Context, args []any) ([]supervisor.ProgramInfo, bool, error) {
 	if err := xmlrpc.Args(args, xmlrpc.Bool|xmlrpc.Optional); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := r.running(); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	ps, err := r.sup.Programs(ctx)
 	if err != nil {
-		return nil, fault(err, "")
+		return nil, false, fault(err, "")
 	}
-	return r.startGroup(ctx, ps, optBool(args, 0, true)), nil
+	return ps, optBool(args, 0, true), nil
+}
+
+func (r *rpc) startProcessGroup(ctx context.Context, args []any) (any, error) {
+	ps, wait, err := r.groupArgs(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	return r.startGroup(ctx, ps, wait), nil
+}
+
+func (r *rpc) startAll(ctx context.Context, args []any) (any, error) {
+	ps, wait, err := r.allArgs(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	return r.startGroup(ctx, ps, wait), nil
 }
 
 func (r *rpc) stopProcess(ctx context.Context, args []any) (any, error) {
@@ -505,40 +523,19 @@ func (r *rpc) stopGroup(ctx context.Context, ps []supervisor.ProgramInfo, wait b
 }
 
 func (r *rpc) stopProcessGroup(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.Bool|xmlrpc.Optional); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
-		return nil, err
-	}
-	name := args[0].(string)
-	ps, _, err := r.lookup(ctx, name+":*")
+	ps, wait, err := r.groupArgs(ctx, args)
 	if err != nil {
-		return nil, xmlrpc.Faultf(xmlrpc.BadName, "%s", name)
+		return nil, err
 	}
-	return r.stopGroup(ctx, ps, optBool(args, 1, true)), nil
+	return r.stopGroup(ctx, ps, wait), nil
 }
 
 func (r *rpc) stopAll(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.Bool|xmlrpc.Optional); err != nil {
+	ps, wait, err := r.allArgs(ctx, args)
+	if err != nil {
 		return nil, err
 	}
-	if err := r.running(); err != nil {
-		return nil, err
-	}
-	ps, err := r.sup.Programs(ctx)
-	if err != nil {
-		return nil, fault(err, "")
-	}
-	return r.stopGroup(ctx, ps, optBool(args, 0, true)), nil
-}
-
-func signalArg(v any) (any, error) {
-	sig, err := supervisor.ParseSignal(v)
-	if err != nil {
-		return nil, xmlrpc.Faultf(xmlrpc.BadSignal, "%v", v)
-	}
-	return sig, nil
+	return r.stopGroup(ctx, ps, wait), nil
 }
 
 func (r *rpc) signalProcess(ctx context.Context, args []any) (any, error) {
@@ -813,24 +810,33 @@ func logPath(pi supervisor.ProgramInfo, channel string) string {
 	return pi.Logs[channel]
 }
 
+// logArgs checks (name, offset, length) and finds the log file of a
+// process's channel ("" when it has none).
+func (r *rpc) logArgs(ctx context.Context, args []any, channel string) (name, path string, offset, length int64, err error) {
+	if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.Int, xmlrpc.Int); err != nil {
+		return "", "", 0, 0, err
+	}
+	if err := r.running(); err != nil {
+		return "", "", 0, 0, err
+	}
+	name = args[0].(string)
+	ps, group, err := r.lookup(ctx, name)
+	if err != nil || group {
+		return "", "", 0, 0, xmlrpc.Faultf(xmlrpc.BadName, "%s", name)
+	}
+	return name, logPath(ps[0], channel), int64(args[1].(int)), int64(args[2].(int)), nil
+}
+
 func (r *rpc) readProcessLog(channel string) func(context.Context, []any) (any, error) {
 	return func(ctx context.Context, args []any) (any, error) {
-		if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.Int, xmlrpc.Int); err != nil {
+		name, path, offset, length, err := r.logArgs(ctx, args, channel)
+		if err != nil {
 			return nil, err
 		}
-		if err := r.running(); err != nil {
-			return nil, err
-		}
-		name := args[0].(string)
-		ps, group, err := r.lookup(ctx, name)
-		if err != nil || group {
-			return nil, xmlrpc.Faultf(xmlrpc.BadName, "%s", name)
-		}
-		path := logPath(ps[0], channel)
 		if path == "" {
 			return nil, xmlrpc.Faultf(xmlrpc.NoFile, "%s", name)
 		}
-		b, err := logs.ReadFile(path, int64(args[1].(int)), int64(args[2].(int)))
+		b, err := logs.ReadFile(path, offset, length)
 		if err != nil {
 			return nil, fault(err, name)
 		}
@@ -840,22 +846,14 @@ func (r *rpc) readProcessLog(channel string) func(context.Context, []any) (any, 
 
 func (r *rpc) tailProcessLog(channel string) func(context.Context, []any) (any, error) {
 	return func(ctx context.Context, args []any) (any, error) {
-		if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.Int, xmlrpc.Int); err != nil {
+		name, path, offset, length, err := r.logArgs(ctx, args, channel)
+		if err != nil {
 			return nil, err
 		}
-		if err := r.running(); err != nil {
-			return nil, err
-		}
-		name := args[0].(string)
-		ps, group, err := r.lookup(ctx, name)
-		if err != nil || group {
-			return nil, xmlrpc.Faultf(xmlrpc.BadName, "%s", name)
-		}
-		path := logPath(ps[0], channel)
 		if path == "" {
 			return []any{"", 0, false}, nil
 		}
-		b, off, overflow, err := logs.TailFile(path, int64(args[1].(int)), int64(args[2].(int)))
+		b, off, overflow, err := logs.TailFile(path, offset, length)
 		if err != nil {
 			return nil, fault(err, name)
 		}
