@@ -206,3 +206,24 @@ func joinInts(ns []int, sep string) string {
 	}
 	return strings.Join(s, sep)
 }
+
+// jobCmd is a command taking one job name that calls one client method and
+// prints ok.
+func (a *app) jobCmd(use, short string, call func(*client.Client, context.Context, string) error) *cobra.Command {
+	return &cobra.Command{
+		Use:               use,
+		Short:             short,
+		Args:              nargs(1, 1),
+		ValidArgsFunction: a.completeJobs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := call(c, cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			return a.ok()
+		},
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/gafferhq/gaffer/client"
 	"github.com/spf13/cobra"
 
 	"github.com/gafferhq/gaffer/supervisor"
@@ -130,60 +131,15 @@ func (a *app) getProcessCmd() *cobra.Command {
 }
 
 func (a *app) delProcessCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:               "del_process NAME",
-		Short:             "Stop a job's processes and remove the job",
-		Args:              nargs(1, 1),
-		ValidArgsFunction: a.completeJobs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			if err := c.Unload(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			return a.ok()
-		},
-	}
+	return a.jobCmd("del_process NAME", "Stop a job's processes and remove the job", (*client.Client).Unload)
 }
 
 func (a *app) startCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:               "start NAME",
-		Short:             "Start a job with its configured number of processes",
-		Args:              nargs(1, 1),
-		ValidArgsFunction: a.completeJobs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			if err := c.Start(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			return a.ok()
-		},
-	}
+	return a.jobCmd("start NAME", "Start a job with its configured number of processes", (*client.Client).Start)
 }
 
 func (a *app) stopCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:               "stop NAME",
-		Short:             "Stop every process of a job and keep it stopped",
-		Args:              nargs(1, 1),
-		ValidArgsFunction: a.completeJobs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			if err := c.Stop(cmd.Context(), args[0]); err != nil {
-				return err
-			}
-			return a.ok()
-		},
-	}
+	return a.jobCmd("stop NAME", "Stop every process of a job and keep it stopped", (*client.Client).Stop)
 }
 
 // addSubCmd is "add NAME [N]" or "sub NAME [N]": scale by N (default 1).
