@@ -608,8 +608,27 @@ func (r *rpc) signalAll(ctx context.Context, args []any) (any, error) {
 	return out, err
 }
 
-// processInfo is supervisor's process info struct (spec §4.4).
-func processInfo(pi supervisor.ProgramInfo, now time.Time) map[string]any {
+// ProcessInfo is supervisor's process info struct (spec §4.4). A struct,
+// not a map: status with many processes is the call supervisorctl makes
+// most, and a struct encodes without sorting keys.
+type ProcessInfo struct {
+	Name          string `xmlrpc:"name"`
+	Group         string `xmlrpc:"group"`
+	Description   string `xmlrpc:"description"`
+	Start         int    `xmlrpc:"start"`
+	Stop          int    `xmlrpc:"stop"`
+	Now           int    `xmlrpc:"now"`
+	State         int    `xmlrpc:"state"`
+	StateName     string `xmlrpc:"statename"`
+	SpawnErr      string `xmlrpc:"spawnerr"`
+	ExitStatus    int    `xmlrpc:"exitstatus"`
+	Logfile       string `xmlrpc:"logfile"`
+	StdoutLogfile string `xmlrpc:"stdout_logfile"`
+	StderrLogfile string `xmlrpc:"stderr_logfile"`
+	Pid           int    `xmlrpc:"pid"`
+}
+
+func processInfo(pi supervisor.ProgramInfo, now time.Time) ProcessInfo {
 	epoch := func(t time.Time) int {
 		if t.IsZero() {
 			return 0
@@ -620,12 +639,11 @@ func processInfo(pi supervisor.ProgramInfo, now time.Time) map[string]any {
 	if len(pi.Config.RedirectOutput) > 1 && pi.Config.RedirectOutput[1] == pi.Config.RedirectOutput[0] {
 		errLog = ""
 	}
-	return map[string]any{
-		"name": pi.Name, "group": pi.Group, "description": description(pi, now),
-		"start": epoch(pi.Start), "stop": epoch(pi.Stop), "now": epoch(now),
-		"state": int(pi.State), "statename": pi.State.String(), "spawnerr": pi.SpawnErr,
-		"exitstatus": pi.ExitStatus, "logfile": out, "stdout_logfile": out, "stderr_logfile": errLog,
-		"pid": pi.Pid,
+	return ProcessInfo{
+		Name: pi.Name, Group: pi.Group, Description: description(pi, now),
+		Start: epoch(pi.Start), Stop: epoch(pi.Stop), Now: epoch(now),
+		State: int(pi.State), StateName: pi.State.String(), SpawnErr: pi.SpawnErr,
+		ExitStatus: pi.ExitStatus, Logfile: out, StdoutLogfile: out, StderrLogfile: errLog, Pid: pi.Pid,
 	}
 }
 
@@ -683,7 +701,7 @@ func (r *rpc) getAllProcessInfo(ctx context.Context, args []any) (any, error) {
 		return nil, fault(err, "")
 	}
 	now := time.Now()
-	out := make([]any, 0, len(ps))
+	out := make([]ProcessInfo, 0, len(ps))
 	for _, pi := range ps {
 		out = append(out, processInfo(pi, now))
 	}

@@ -192,3 +192,32 @@ func BenchmarkGetAllProcessInfo100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetAllProcessInfo100Server is the server's share of a call.
+func BenchmarkGetAllProcessInfo100Server(b *testing.B) {
+	sup := supervisor.New(supervisor.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	go sup.Run(ctx)
+	defer func() { cancel(); <-sup.Done() }()
+	srv := xmlrpc.NewServer()
+	Register(srv, &Daemon{Sup: sup, State: func() int { return 1 }})
+	for i := range 100 {
+		cfg := supervisor.NewJobConfig(fmt.Sprintf("p%03d", i), "sleep 600")
+		cfg.Program = supervisor.DefaultProgram(cfg.Name)
+		cfg.Program.StartSecs = 0
+		if err := sup.Load(ctx, cfg.Name, cfg, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var body bytes.Buffer
+	xmlrpc.EncodeRequest(&body, "supervisor.getAllProcessInfo")
+	req := body.Bytes()
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, httptest.NewRequest("POST", "/RPC2", bytes.NewReader(req)))
+		if w.Code != 200 {
+			b.Fatal(w.Code)
+		}
+	}
+}

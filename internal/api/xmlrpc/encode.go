@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -55,22 +56,32 @@ const (
 // and values nested deeper than MaxDepth (a cycle) are an error, and nothing
 // is written.
 func EncodeResponse(w io.Writer, v any) error {
-	e := encoder{b: []byte(xmlHeader + "<methodResponse>\n<params>\n<param>\n")}
-	if err := e.value(reflect.ValueOf(v), 1); err != nil {
+	b, err := appendResponse(nil, v)
+	if err != nil {
 		return err
 	}
-	e.b = append(e.b, "</param>\n</params>\n</methodResponse>\n"...)
-	_, err := w.Write(e.b)
+	_, err = w.Write(b)
 	return err
+}
+
+func appendResponse(b []byte, v any) ([]byte, error) {
+	e := encoder{b: append(b, xmlHeader+"<methodResponse>\n<params>\n<param>\n"...)}
+	if err := e.value(reflect.ValueOf(v), 1); err != nil {
+		return b, err
+	}
+	return append(e.b, "</param>\n</params>\n</methodResponse>\n"...), nil
 }
 
 // EncodeFault writes a <methodResponse> holding the fault f.
 func EncodeFault(w io.Writer, f *Fault) error {
-	e := encoder{b: []byte(xmlHeader + "<methodResponse>\n<fault>\n")}
-	e.faultStruct(f)
-	e.b = append(e.b, "</fault>\n</methodResponse>\n"...)
-	_, err := w.Write(e.b)
+	_, err := w.Write(appendFault(nil, f))
 	return err
+}
+
+func appendFault(b []byte, f *Fault) []byte {
+	e := encoder{b: append(b, xmlHeader+"<methodResponse>\n<fault>\n"...)}
+	e.faultStruct(f)
+	return append(e.b, "</fault>\n</methodResponse>\n"...)
 }
 
 // EncodeRequest writes a <methodCall> of method with params, encoded as
@@ -209,7 +220,35 @@ func (e *encoder) mapStruct(v reflect.Value, depth int) error {
 
 func (e *encoder) fieldStruct(v reflect.Value, depth int) error {
 	e.b = append(e.b, "<value><struct>\n"...)
-	for _, f := range reflect.VisibleFields(v.Type()) {
+	for _, f := range structFields(v.Type()) {
+		fv, err := v.FieldByIndexErr(f.index)
+		if err != nil {
+			continue // promoted through a nil embedded pointer
+		}
+		if err := e.member(f.name, fv, depth); err != nil {
+			return err
+		}
+	}
+	e.b = append(e.b, "</struct></value>\n"...)
+	return nil
+}
+
+// field is one member a struct type encodes to.
+type field struct {
+	name  string
+	index []int
+}
+
+// fieldCache maps a struct type to its members: computing them takes most
+// of the time of encoding a list of structs (getAllProcessInfo).
+var fieldCache sync.Map // reflect.Type -> []field
+
+func structFields(t reflect.Type) []field {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.([]field)
+	}
+	var fs []field
+	for _, f := range reflect.VisibleFields(t) {
 		tag, tagged := f.Tag.Lookup("xmlrpc")
 		if tag == "-" {
 			continue
@@ -224,16 +263,10 @@ func (e *encoder) fieldStruct(v reflect.Value, depth int) error {
 		if name == "" {
 			name = f.Name
 		}
-		fv, err := v.FieldByIndexErr(f.Index)
-		if err != nil {
-			continue // promoted through a nil embedded pointer
-		}
-		if err := e.member(name, fv, depth); err != nil {
-			return err
-		}
+		fs = append(fs, field{name, f.Index})
 	}
-	e.b = append(e.b, "</struct></value>\n"...)
-	return nil
+	fieldCache.Store(t, fs)
+	return fs
 }
 
 func isStruct(t reflect.Type) bool {

@@ -155,27 +155,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx := r.Context()
 	v, err := s.call(ctx, name, params)
-	var buf bytes.Buffer
+	bp := responseBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 1<<20 { // do not keep a huge log read around
+			responseBufs.Put(bp)
+		}
+	}()
+	buf := (*bp)[:0]
 	if err != nil {
 		if f, ok := errors.AsType[*Fault](err); ok && f != nil {
-			err = EncodeFault(&buf, f)
+			buf, err = appendFault(buf, f), nil
 		} else if ctx.Err() == nil && !errors.Is(err, errPanic) {
 			s.logger().Error("xmlrpc: method failed", "method", name, "err", err)
 		}
 	} else {
-		err = EncodeResponse(&buf, v)
+		buf, err = appendResponse(buf, v)
 		if err != nil {
 			s.logger().Error("xmlrpc: cannot encode result", "method", name, "err", err)
 		}
 	}
+	*bp = buf
 	if err != nil {
 		httpError(w, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.Write(buf.Bytes())
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
+	w.Write(buf)
 }
+
+// responseBufs recycles response buffers: status with many processes
+// builds a 100 KB answer on every call, and growing it anew each time was
+// a large part of the call.
+var responseBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 func httpError(w http.ResponseWriter, code int) {
 	http.Error(w, http.StatusText(code), code)
