@@ -595,25 +595,34 @@ func (p *process) info() ProcessInfo {
 	return info
 }
 
+// live returns the live processes of a job (supervised, then committed), or
+// of every job for "" in spawn order. Owned by run.
+func (s *Supervisor) live(name string) ([]*process, error) {
+	if name != "" {
+		j, err := s.lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		return append(slices.Clone(j.procs), j.once...), nil
+	}
+	var ps []*process
+	for _, p := range s.procs {
+		if !p.stopping {
+			ps = append(ps, p)
+		}
+	}
+	slices.SortFunc(ps, func(a, b *process) int { return a.id - b.id })
+	return ps, nil
+}
+
 // Processes describes the live processes of a job (supervised, then
 // committed), or of every job for "".
 func (s *Supervisor) Processes(ctx context.Context, name string) ([]ProcessInfo, error) {
 	out := []ProcessInfo{}
 	err := s.do(ctx, func() error {
-		var ps []*process
-		if name != "" {
-			j, err := s.lookup(name)
-			if err != nil {
-				return err
-			}
-			ps = append(append(ps, j.procs...), j.once...)
-		} else {
-			for _, p := range s.procs {
-				if !p.stopping {
-					ps = append(ps, p)
-				}
-			}
-			slices.SortFunc(ps, func(a, b *process) int { return a.id - b.id })
+		ps, err := s.live(name)
+		if err != nil {
+			return err
 		}
 		for _, p := range ps {
 			out = append(out, p.info())
@@ -682,20 +691,9 @@ func (s *Supervisor) OSPids(ctx context.Context, name string) (map[int]int, []in
 	m := map[int]int{}
 	var order []int
 	err := s.do(ctx, func() error {
-		var ps []*process
-		if name != "" {
-			j, err := s.lookup(name)
-			if err != nil {
-				return err
-			}
-			ps = append(append(ps, j.procs...), j.once...)
-		} else {
-			for _, p := range s.procs {
-				if !p.stopping {
-					ps = append(ps, p)
-				}
-			}
-			slices.SortFunc(ps, func(a, b *process) int { return a.id - b.id })
+		ps, err := s.live(name)
+		if err != nil {
+			return err
 		}
 		for _, p := range ps {
 			m[p.id] = p.osPid

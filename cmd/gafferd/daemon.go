@@ -100,11 +100,11 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	defer evCancel()
 	d.identifier, d.evCtx = identifier, evCtx
 	d.setPools(cfg)
-	if d.ev.Load() != nil && cfg.Supervisord != nil {
+	if ev := d.ev.Load(); ev != nil && cfg.Supervisord != nil {
 		for _, g := range cfg.Supervisord.Groups {
-			d.ev.Load().GroupAdded(g.Name)
+			ev.GroupAdded(g.Name)
 		}
-		d.ev.Load().SupervisorState(true)
+		ev.SupervisorState(true)
 	}
 
 	if o.verbose || o.veryVerbose {
@@ -212,8 +212,8 @@ loop:
 // stop begins a shutdown, or a restart: stop every process, then exec
 // gafferd again with the same arguments (supervisorctl reload).
 func (d *daemon) stop(restart bool) {
-	if d.ev.Load() != nil {
-		d.ev.Load().SupervisorState(false)
+	if ev := d.ev.Load(); ev != nil {
+		ev.SupervisorState(false)
 	}
 	if restart {
 		d.restart.Store(true)
@@ -260,19 +260,19 @@ func (d *daemon) reload(ctx context.Context) {
 		d.logger.Error("SIGHUP: config not applied, nothing changed", "err", err)
 		return
 	}
-	if d.ev.Load() != nil {
+	if ev := d.ev.Load(); ev != nil {
 		d.mu.Lock()
 		oldGroups, _ := groupsOf(d.cfg)
 		d.mu.Unlock()
 		newGroups, order := groupsOf(cfg)
 		for g := range oldGroups {
 			if _, ok := newGroups[g]; !ok || !sameJobs(oldGroups[g], newGroups[g]) {
-				d.ev.Load().GroupRemoved(g)
+				ev.GroupRemoved(g)
 			}
 		}
 		for _, g := range order {
 			if old, ok := oldGroups[g]; !ok || !sameJobs(old, newGroups[g]) {
-				d.ev.Load().GroupAdded(g)
+				ev.GroupAdded(g)
 			}
 		}
 	}
@@ -370,8 +370,8 @@ func (d *daemon) addGroup(ctx context.Context, name string) error {
 	d.loaded[name] = true
 	d.cfg = merged // the running config now holds this group as read
 	d.mu.Unlock()
-	if d.ev.Load() != nil {
-		d.ev.Load().GroupAdded(name)
+	if ev := d.ev.Load(); ev != nil {
+		ev.GroupAdded(name)
 	}
 	return nil
 }
@@ -408,8 +408,8 @@ func (d *daemon) removeGroup(ctx context.Context, name string) error {
 	cfg := d.cfg
 	d.mu.Unlock()
 	d.setPools(cfg)
-	if d.ev.Load() != nil {
-		d.ev.Load().GroupRemoved(name)
+	if ev := d.ev.Load(); ev != nil {
+		ev.GroupRemoved(name)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gafferhq/gaffer/internal/api/supervisorrpc"
 	"github.com/gafferhq/gaffer/internal/logs"
 	"github.com/gafferhq/gaffer/supervisor"
 )
@@ -28,7 +29,7 @@ func logtail(sup *supervisor.Supervisor) http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		group, name := splitNamespec(spec)
+		group, name := supervisorrpc.SplitNamespec(spec)
 		job := group + "." + name
 		info, err := sup.Program(r.Context(), job)
 		if err != nil {
@@ -88,12 +89,4 @@ func follow(w http.ResponseWriter, ctx context.Context, stream <-chan []byte) {
 			return
 		}
 	}
-}
-
-// splitNamespec is supervisor's: "g:p", or "name" for group name, process name.
-func splitNamespec(spec string) (group, process string) {
-	if g, p, ok := strings.Cut(spec, ":"); ok {
-		return g, p
-	}
-	return spec, spec
 }

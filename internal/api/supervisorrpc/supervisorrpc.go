@@ -123,6 +123,15 @@ func fault(err error, name string) error {
 	return xmlrpc.Faultf(xmlrpc.Failed, "%v", err)
 }
 
+// check is the preamble of most methods: the arguments' kinds, then
+// supervisord's state.
+func (r *rpc) check(args []any, want ...xmlrpc.Kind) error {
+	if err := xmlrpc.Args(args, want...); err != nil {
+		return err
+	}
+	return r.running()
+}
+
 // running refuses calls while supervisord is shutting down or restarting.
 func (r *rpc) running() error {
 	if r.d.State != nil && r.d.State() != stateRunning {
@@ -131,9 +140,9 @@ func (r *rpc) running() error {
 	return nil
 }
 
-// splitNamespec is supervisor's split_namespec: "g:p", "g:*" or "g:" (whole
+// SplitNamespec is supervisor's split_namespec: "g:p", "g:*" or "g:" (whole
 // group: process ""), or "name" meaning group name, process name.
-func splitNamespec(spec string) (group, process string) {
+func SplitNamespec(spec string) (group, process string) {
 	if g, p, ok := strings.Cut(spec, ":"); ok {
 		if p == "*" {
 			p = ""
@@ -150,7 +159,7 @@ func (r *rpc) lookup(ctx context.Context, spec string) (progs []supervisor.Progr
 	if err != nil {
 		return nil, false, err
 	}
-	g, p := splitNamespec(spec)
+	g, p := SplitNamespec(spec)
 	found := false
 	for _, pi := range all {
 		if pi.Group != g {
@@ -248,10 +257,7 @@ func (r *rpc) methods() map[string]xmlrpc.Method {
 			Call: r.readLog},
 		"clearLog": {Help: "Clear the main log.\n@return boolean result always returns True unless error",
 			Call: func(ctx context.Context, args []any) (any, error) {
-				if err := xmlrpc.Args(args); err != nil {
-					return nil, err
-				}
-				if err := r.running(); err != nil {
+				if err := r.check(args); err != nil {
 					return nil, err
 				}
 				w := r.mainLog()
@@ -265,10 +271,7 @@ func (r *rpc) methods() map[string]xmlrpc.Method {
 			}},
 		"shutdown": {Help: "Shut down the supervisor process\n@return boolean result always returns True unless error",
 			Call: func(ctx context.Context, args []any) (any, error) {
-				if err := xmlrpc.Args(args); err != nil {
-					return nil, err
-				}
-				if err := r.running(); err != nil {
+				if err := r.check(args); err != nil {
 					return nil, err
 				}
 				r.d.Shutdown()
@@ -276,10 +279,7 @@ func (r *rpc) methods() map[string]xmlrpc.Method {
 			}},
 		"restart": {Help: "Restart the supervisor process\n@return boolean result  always return True unless error",
 			Call: func(ctx context.Context, args []any) (any, error) {
-				if err := xmlrpc.Args(args); err != nil {
-					return nil, err
-				}
-				if err := r.running(); err != nil {
+				if err := r.check(args); err != nil {
 					return nil, err
 				}
 				r.d.Restart()
@@ -287,10 +287,7 @@ func (r *rpc) methods() map[string]xmlrpc.Method {
 			}},
 		"reloadConfig": {Help: "Reload the configuration.\n\nThe result contains three arrays containing names of process\ngroups:\n\n* `added` gives the process groups that have been added\n* `changed` gives the process groups whose contents have\n  changed\n* `removed` gives the process groups that are no longer\n  in the configuration\n\n@return array result  [[added, changed, removed]]",
 			Call: func(ctx context.Context, args []any) (any, error) {
-				if err := xmlrpc.Args(args); err != nil {
-					return nil, err
-				}
-				if err := r.running(); err != nil {
+				if err := r.check(args); err != nil {
 					return nil, err
 				}
 				added, changed, removed, err := r.d.Reread()
@@ -301,10 +298,7 @@ func (r *rpc) methods() map[string]xmlrpc.Method {
 			}},
 		"addProcessGroup": {Help: "Update the config for a running process from config file.\n@param string name name of process group to add\n@return boolean result true if successful",
 			Call: func(ctx context.Context, args []any) (any, error) {
-				if err := xmlrpc.Args(args, xmlrpc.String); err != nil {
-					return nil, err
-				}
-				if err := r.running(); err != nil {
+				if err := r.check(args, xmlrpc.String); err != nil {
 					return nil, err
 				}
 				name := args[0].(string)
@@ -312,10 +306,7 @@ func (r *rpc) methods() map[string]xmlrpc.Method {
 			}},
 		"removeProcessGroup": {Help: "Remove a stopped process from the active configuration.\n@param string name name of process group to remove\n@return boolean result Indicates whether the removal was successful",
 			Call: func(ctx context.Context, args []any) (any, error) {
-				if err := xmlrpc.Args(args, xmlrpc.String); err != nil {
-					return nil, err
-				}
-				if err := r.running(); err != nil {
+				if err := r.check(args, xmlrpc.String); err != nil {
 					return nil, err
 				}
 				name := args[0].(string)
@@ -395,10 +386,7 @@ func (r *rpc) mainLog() *logs.Writer {
 }
 
 func (r *rpc) readLog(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.Int, xmlrpc.Int); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args, xmlrpc.Int, xmlrpc.Int); err != nil {
 		return nil, err
 	}
 	w := r.mainLog()
@@ -413,10 +401,7 @@ func (r *rpc) readLog(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *rpc) startProcess(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.Bool|xmlrpc.Optional); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args, xmlrpc.String, xmlrpc.Bool|xmlrpc.Optional); err != nil {
 		return nil, err
 	}
 	name, wait := args[0].(string), optBool(args, 1, true)
@@ -491,10 +476,7 @@ func (r *rpc) startAll(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *rpc) stopProcess(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.Bool|xmlrpc.Optional); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args, xmlrpc.String, xmlrpc.Bool|xmlrpc.Optional); err != nil {
 		return nil, err
 	}
 	name, wait := args[0].(string), optBool(args, 1, true)
@@ -539,10 +521,7 @@ func (r *rpc) stopAll(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *rpc) signalProcess(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.String|xmlrpc.Int); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args, xmlrpc.String, xmlrpc.String|xmlrpc.Int); err != nil {
 		return nil, err
 	}
 	name := args[0].(string)
@@ -675,10 +654,7 @@ func description(pi supervisor.ProgramInfo, now time.Time) string {
 }
 
 func (r *rpc) getProcessInfo(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.String); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args, xmlrpc.String); err != nil {
 		return nil, err
 	}
 	name := args[0].(string)
@@ -690,10 +666,7 @@ func (r *rpc) getProcessInfo(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *rpc) getAllProcessInfo(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args); err != nil {
 		return nil, err
 	}
 	ps, err := r.sup.Programs(ctx)
@@ -709,10 +682,7 @@ func (r *rpc) getAllProcessInfo(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *rpc) getAllConfigInfo(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args); err != nil {
 		return nil, err
 	}
 	ps, err := r.sup.Programs(ctx)
@@ -880,10 +850,7 @@ func (r *rpc) tailProcessLog(channel string) func(context.Context, []any) (any, 
 }
 
 func (r *rpc) clearProcessLogs(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.String); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args, xmlrpc.String); err != nil {
 		return nil, err
 	}
 	name := args[0].(string)
@@ -898,10 +865,7 @@ func (r *rpc) clearProcessLogs(ctx context.Context, args []any) (any, error) {
 }
 
 func (r *rpc) clearAllProcessLogs(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args); err != nil {
 		return nil, err
 	}
 	ps, err := r.sup.Programs(ctx)
@@ -920,10 +884,7 @@ func (r *rpc) clearAllProcessLogs(ctx context.Context, args []any) (any, error) 
 }
 
 func (r *rpc) sendProcessStdin(ctx context.Context, args []any) (any, error) {
-	if err := xmlrpc.Args(args, xmlrpc.String, xmlrpc.String); err != nil {
-		return nil, err
-	}
-	if err := r.running(); err != nil {
+	if err := r.check(args, xmlrpc.String, xmlrpc.String); err != nil {
 		return nil, err
 	}
 	name, chars := args[0].(string), args[1].(string)
