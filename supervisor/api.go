@@ -181,6 +181,7 @@ func (s *Supervisor) unload(j *job) {
 	s.stopJob(j)
 	j.logs.retire()
 	j.logs = nil
+	s.forgetLogs()
 }
 
 // Update replaces a job's config: every process gets SIGTERM and is replaced
@@ -212,7 +213,8 @@ func (s *Supervisor) Update(ctx context.Context, sessionName string, cfg JobConf
 func (s *Supervisor) update(j *job, cfg JobConfig, target int) {
 	if !logsEqual(j.cfg.Logs, cfg.Logs) {
 		j.logs.retire()
-		j.logs = nil
+		j.logs, j.autoLogs = nil, nil
+		defer s.resolveAutoLogs(j) // new AUTO names, as supervisord re-creates a changed group
 	}
 	if (cfg.Program == nil) != (j.cfg.Program == nil) {
 		// Changing between gaffer's and supervisor's rules: start afresh.
@@ -667,6 +669,11 @@ func (s *Supervisor) Apply(ctx context.Context, jobs []JobSpec) (added, changed,
 					changed = append(changed, full)
 					j.fromConfig = true
 					s.update(j, js.Config, js.Config.NumProcesses)
+				} else if p := js.Config.Program; p != nil && j.cfg.Program != nil {
+					// Shutdown order only; copied, as j.cfg is shared read-only.
+					np := *j.cfg.Program
+					np.GroupPriority = p.GroupPriority
+					j.cfg.Program = &np
 				}
 				continue
 			}

@@ -44,4 +44,14 @@
 // and those descendants get SIGKILL, so a stop leaves no orphan. Children get
 // a parent-death signal, so a gafferd killed with SIGKILL takes them along
 // (except detached jobs).
+//
+// # Shutdown
+//
+// When Run's context ends, jobs stop in levels, as supervisord stops its
+// process groups: supervisor programs group by group from the highest
+// Program.GroupPriority down (equal priorities by group name, reversed),
+// gaffer jobs by descending Priority, the jobs of one level together. The
+// next level gets its stop signal when the last process of the current one
+// is reaped; nothing is started or restarted meanwhile, and each level takes
+// at most its processes' graceful timeouts.
 package supervisor

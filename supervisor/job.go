@@ -101,11 +101,17 @@ type Program struct {
 	KillAsGroup  bool  // SIGKILL to the process group
 	// ServerURL is exported to the child as SUPERVISOR_SERVER_URL when set.
 	ServerURL string
+	// GroupPriority is the priority of the supervisor group (the [group:x]
+	// or the program's own; -1 for event listener pools): at shutdown,
+	// groups stop one at a time from the highest number down. It is not
+	// part of the config's identity (Equal, JSON): a change applies without
+	// a restart.
+	GroupPriority int
 }
 
 // DefaultProgram returns supervisord's defaults.
 func DefaultProgram(group string) *Program {
-	return &Program{Group: group, StartSecs: time.Second, StartRetries: 3, ExitCodes: []int{0}}
+	return &Program{Group: group, StartSecs: time.Second, StartRetries: 3, ExitCodes: []int{0}, GroupPriority: 999}
 }
 
 // Flapping is gaffer's crash-loop rule (gaffer-config.md §8).

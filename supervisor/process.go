@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gafferhq/gaffer/internal/events"
+	"github.com/gafferhq/gaffer/internal/logs"
 	"github.com/gafferhq/gaffer/internal/proc"
 )
 
@@ -46,19 +47,23 @@ func newProcess(s *Supervisor, id int, j *job, op *proc.Process, committed bool,
 			p.outputs[label] = t
 		}
 		var sinks []io.Writer
-		var logs *logSet
+		var set *logSet
 		if j.logs != nil && j.logs.ws[label] != nil {
-			logs = j.logs
-			logs.wg.Add(1)
-			sinks = append(sinks, logs.ws[label])
+			set = j.logs
+			set.wg.Add(1)
+			sinks = append(sinks, set.ws[label])
 		}
 		if s.opts.OutputSinks != nil {
-			sinks = s.opts.OutputSinks(j.full, id, label)
+			sinks = append(sinks, s.opts.OutputSinks(j.full, id, label)...)
+		}
+		var capture *logs.Capture
+		if lf, ok := j.cfg.Logs[label]; ok && lf.CaptureMaxBytes > 0 && kind == "output" {
+			capture = logs.NewCapture(lf.CaptureMaxBytes)
 		}
 		go func() {
-			s.pump(p, label, kind, r, t, sinks)
-			if logs != nil {
-				logs.wg.Done()
+			s.pump(p, label, kind, r, t, sinks, capture)
+			if set != nil {
+				set.wg.Done()
 			}
 		}()
 	}
@@ -84,26 +89,49 @@ func newProcess(s *Supervisor, id int, j *job, op *proc.Process, committed bool,
 // in-memory tail, the sinks and to subscribers. It never parses lines, so
 // every byte arrives, including a last line without newline, and a chatty
 // child never blocks on a slow reader (subscribers have bounded queues).
-func (s *Supervisor) pump(p *process, label, kind string, r io.ReadCloser, t *Tail, sinks []io.Writer) {
+//
+// With capture mode on (LogFile.CaptureMaxBytes), the bytes between
+// supervisor's XSUPERVISOR tokens go to none of those: each block is
+// published once complete, on the output bus, as an event of Kind "comm" and
+// type "comm.<pid>.<label>" (Data = the block without its tokens), in order
+// with the stream's output. Subscribers to "<pid>" patterns (stream readers)
+// therefore never receive captured blocks; "." receives both.
+func (s *Supervisor) pump(p *process, label, kind string, r io.ReadCloser, t *Tail, sinks []io.Writer, capture *logs.Capture) {
 	defer r.Close()
 	buf := make([]byte, 32<<10)
 	typ := strconv.Itoa(p.id) + "." + label
+	out := func(chunk []byte) {
+		t.Write(chunk)
+		for _, w := range sinks {
+			if _, err := w.Write(chunk); err != nil {
+				s.log.Error("output sink", "job", p.job.full, "pid", p.id, "label", label, "err", err)
+			}
+		}
+		if s.output.HasSubscribers(typ) {
+			s.output.Publish(events.Event{Type: typ, Kind: "output", Name: p.job.full, Pid: p.id,
+				OSPid: p.osPid, Label: label, Data: append([]byte(nil), chunk...), Reason: kind})
+		}
+	}
+	commTyp := "comm." + typ // not "<pid>…": stream readers never see captured blocks
+	comm := func(block []byte) {
+		if s.output.HasSubscribers(commTyp) {
+			s.output.Publish(events.Event{Type: commTyp, Kind: "comm", Name: p.job.full, Pid: p.id,
+				OSPid: p.osPid, Label: label, Data: append([]byte{}, block...), Reason: kind})
+		}
+	}
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			chunk := buf[:n]
-			t.Write(chunk)
-			for _, w := range sinks {
-				if _, err := w.Write(chunk); err != nil {
-					s.log.Error("output sink", "job", p.job.full, "pid", p.id, "label", label, "err", err)
-				}
-			}
-			if s.output.HasSubscribers(typ) {
-				s.output.Publish(events.Event{Type: typ, Kind: "output", Name: p.job.full, Pid: p.id,
-					OSPid: p.osPid, Label: label, Data: append([]byte(nil), chunk...), Reason: kind})
+			if capture != nil {
+				capture.Feed(buf[:n], out, comm)
+			} else {
+				out(buf[:n])
 			}
 		}
 		if err != nil {
+			if capture != nil {
+				capture.Flush(out)
+			}
 			t.close() // sinks belong to the job (log files) or to their provider
 			return
 		}

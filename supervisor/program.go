@@ -1,11 +1,13 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,9 +115,12 @@ type ProgramInfo struct {
 	ExitStatus int
 	Pid        int               // OS pid of the live process, 0 when none
 	ID         int               // gaffer's internal pid of the live process, 0 when none
-	Logs       map[string]string // output label → log file path
+	Logs       map[string]string // output label → log file path (AUTO names from the load on); shared: read only
 	Priority   int
-	Config     JobConfig
+	// Config is the job's config. Its maps and slices are shared with the
+	// supervisor, which never modifies them (a config change replaces the
+	// whole config): read them, never write to them.
+	Config JobConfig
 }
 
 func (s *Supervisor) setState(j *job, to State, e Event) {
@@ -515,6 +520,58 @@ func (s *Supervisor) StopProgram(ctx context.Context, name string, wait bool) er
 	}
 }
 
+// StopPrograms stops several programs in one step, signalling them in the
+// order given, as supervisord's stopProcessGroup and stopAllProcesses do in
+// one pass (callers pass reverse priority order). With wait it returns once
+// every program it stopped is in a stopped state. The result has one entry
+// per name: nil, or why that program was not stopped (ErrNotFound,
+// ErrNotProgram, ErrNotRunning).
+func (s *Supervisor) StopPrograms(ctx context.Context, names []string, wait bool) ([]error, error) {
+	errs := make([]error, len(names))
+	done := make(chan struct{})
+	err := s.do(ctx, func() error {
+		var stopping []*job
+		for i, name := range names {
+			j, err := s.programJob(name)
+			if err == nil && !j.prog.state.Running() {
+				err = fmt.Errorf("%q: %w", j.full, ErrNotRunning)
+			}
+			if err == nil {
+				err = s.stopProgram(j, false)
+			}
+			if errs[i] = err; err == nil && wait && !j.prog.state.Stopped() && !slices.Contains(stopping, j) {
+				stopping = append(stopping, j)
+			}
+		}
+		// Every signal is sent: now wait for the processes to go.
+		left := len(stopping)
+		if left == 0 {
+			close(done)
+		}
+		for _, j := range stopping {
+			j.prog.waiters = append(j.prog.waiters, func() bool {
+				if !j.prog.state.Stopped() {
+					return false
+				}
+				if left--; left == 0 {
+					close(done)
+				}
+				return true
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-done:
+		return errs, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // SignalProgram sends sig to a program's process (supervisor's
 // signalProcess): ErrNotRunning unless it is STARTING, RUNNING or STOPPING.
 func (s *Supervisor) SignalProgram(ctx context.Context, name string, sig syscall.Signal) error {
@@ -534,36 +591,28 @@ func (s *Supervisor) SignalProgram(ctx context.Context, name string, sig syscall
 }
 
 // Programs describes supervisor programs (every job with a Program), sorted
-// by group then name; name "" = all, else one "group:name" or "name".
+// by group then name.
 func (s *Supervisor) Programs(ctx context.Context) ([]ProgramInfo, error) {
 	var out []ProgramInfo
 	err := s.do(ctx, func() error {
+		var jobs []*job
 		for _, sn := range s.sessionSeq {
 			sess := s.sessions[sn]
 			for _, jn := range sess.seq {
-				j := sess.jobs[jn]
-				if j.cfg.Program == nil {
-					continue
+				if j := sess.jobs[jn]; j.cfg.Program != nil {
+					jobs = append(jobs, j)
 				}
-				out = append(out, s.programInfo(j))
 			}
+		}
+		// Sort the jobs, not the infos: those are large to move.
+		slices.SortFunc(jobs, func(a, b *job) int {
+			return cmp.Or(strings.Compare(a.session, b.session), strings.Compare(a.name, b.name))
+		})
+		out = make([]ProgramInfo, len(jobs))
+		for i, j := range jobs {
+			out[i] = s.programInfo(j)
 		}
 		return nil
-	})
-	slices.SortFunc(out, func(a, b ProgramInfo) int {
-		if a.Group != b.Group {
-			if a.Group < b.Group {
-				return -1
-			}
-			return 1
-		}
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
 	})
 	return out, err
 }
@@ -571,15 +620,10 @@ func (s *Supervisor) Programs(ctx context.Context) ([]ProgramInfo, error) {
 func (s *Supervisor) programInfo(j *job) ProgramInfo {
 	ps := &j.prog
 	info := ProgramInfo{Name: j.name, Group: j.session, State: ps.state, Start: ps.start, Stop: ps.stop,
-		SpawnErr: ps.spawnErr, ExitStatus: ps.exitStatus, Pid: ps.pid, Logs: map[string]string{},
-		Priority: j.cfg.Priority, Config: j.cfg.clone()}
+		SpawnErr: ps.spawnErr, ExitStatus: ps.exitStatus, Pid: ps.pid, Logs: j.logPaths(),
+		Priority: j.cfg.Priority, Config: j.cfg}
 	if len(j.procs) > 0 && ps.pid != 0 {
 		info.ID = j.procs[0].id
-	}
-	if j.logs != nil {
-		for label, w := range j.logs.ws {
-			info.Logs[label] = w.Path()
-		}
 	}
 	return info
 }
@@ -608,8 +652,8 @@ func (s *Supervisor) ClearLogs(ctx context.Context, name string) error {
 			return err
 		}
 		if j.logs != nil {
-			for _, w := range j.logs.ws {
-				ws = append(ws, w)
+			for _, sl := range j.logs.shared {
+				ws = append(ws, sl.w)
 			}
 		}
 		return nil

@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,10 +9,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,9 +77,12 @@ type Supervisor struct {
 	shutting        bool
 	timer           *time.Timer
 	timerAt         time.Time
-	pending         []*job        // jobs whose missing processes flushSpawns starts
-	pendingSet      map[*job]bool // membership of pending
-	pendingPrograms []*job        // programs in STARTING whose process flushSpawns starts
+	pending         []*job                // jobs whose missing processes flushSpawns starts
+	pendingSet      map[*job]bool         // membership of pending
+	pendingPrograms []*job                // programs in STARTING whose process flushSpawns starts
+	stopLevels      [][]*job              // shutdown: levels not yet stopping, in order
+	stopLevel       map[*job]bool         // shutdown: the level stopping now
+	logFiles        map[string]*sharedLog // open log files by absolute path
 }
 
 type session struct {
@@ -108,6 +115,7 @@ func New(opts Options) *Supervisor {
 		byOS:     map[int]*process{},
 
 		pendingSet: map[*job]bool{},
+		logFiles:   map[string]*sharedLog{},
 	}
 }
 
@@ -183,7 +191,11 @@ func (s *Supervisor) Subscribe(size int, policy events.Overflow, patterns ...str
 
 // SubscribeOutput returns a subscription to process output. Patterns are
 // "<pid>" (every stream of a process) or "<pid>.<label>"; "." = all output.
-// Output events have Kind "output", Label and Data set.
+// Output events have Kind "output", Label and Data set. A stream in
+// capture mode (LogFile.CaptureMaxBytes) also yields events of Kind "comm"
+// and type "comm.<pid>.<label>", which only "." or "comm…" patterns match:
+// Data is one captured block (supervisor's PROCESS_COMMUNICATION), whose
+// bytes reached no output event, tail or log file.
 func (s *Supervisor) SubscribeOutput(size int, policy events.Overflow, patterns ...string) *Sub {
 	return s.output.Subscribe(size, policy, patterns...)
 }
@@ -207,12 +219,15 @@ func (s *Supervisor) reap() {
 				s.onExit(p, ex)
 			}
 		}
-		return
-	}
-	for pid, p := range s.byOS {
-		if ex, ok := proc.Reap(pid); ok {
-			s.onExit(p, ex)
+	} else {
+		for pid, p := range s.byOS {
+			if ex, ok := proc.Reap(pid); ok {
+				s.onExit(p, ex)
+			}
 		}
+	}
+	if s.shutting {
+		s.advanceShutdown()
 	}
 }
 
@@ -275,31 +290,120 @@ func (s *Supervisor) armTimer() {
 	}
 }
 
+// beginShutdown stops every job in levels, as supervisord stops its process
+// groups: supervisor programs by group, from the highest group priority
+// (Program.GroupPriority) down, one group at a time; gaffer jobs by
+// Priority, from the highest number down, jobs of equal priority together.
+// A level starts stopping once every process of the previous one is reaped
+// (advanceShutdown, from the reap path), so no level waits longer than its
+// own processes' graceful timeouts. Nothing is started or restarted
+// meanwhile; processes of later levels keep running until their turn.
 func (s *Supervisor) beginShutdown() {
 	s.shutting = true
+	var jobs []*job
 	for _, name := range s.sessionSeq {
 		sess := s.sessions[name]
 		for _, jn := range sess.seq {
 			j := sess.jobs[jn]
-			if j.cfg.Program != nil {
-				_ = s.stopProgram(j, true) // not running is fine
+			jobs = append(jobs, j)
+			if j.cfg.Program == nil {
+				// No restart, no flapping retry: exits from now on are final.
+				j.stopped, j.target = true, 0
+				j.retryAt, j.restartAt = time.Time{}, time.Time{}
 			}
-			j.stopped, j.target = true, 0
-			j.retryAt, j.restartAt = time.Time{}, time.Time{}
 		}
 	}
 	for _, p := range s.procs {
-		if p.killAt.IsZero() {
-			s.stopProc(p)
+		if !s.loaded(p.job) {
+			s.stopProc(p) // left over from an unloaded job: no level holds it
 		}
 	}
+	s.stopLevels = shutdownLevels(jobs)
+	s.advanceShutdown()
+}
+
+// shutdownLevels groups jobs into the order they stop in: descending level
+// priority, then descending group name (supervisord sorts groups by
+// priority then name and stops them in reverse). Within a level, jobs are
+// signalled by descending priority, then name.
+func shutdownLevels(jobs []*job) [][]*job {
+	type key struct {
+		prio  int
+		group string // "" for gaffer jobs: all of one priority stop together
+	}
+	keyOf := func(j *job) key {
+		if p := j.cfg.Program; p != nil {
+			return key{p.GroupPriority, j.session}
+		}
+		return key{j.cfg.Priority, ""}
+	}
+	byKey := map[key][]*job{}
+	var keys []key
+	for _, j := range jobs {
+		k := keyOf(j)
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], j)
+	}
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmp.Compare(b.prio, a.prio), strings.Compare(b.group, a.group))
+	})
+	levels := make([][]*job, 0, len(keys))
+	for _, k := range keys {
+		level := byKey[k]
+		slices.SortStableFunc(level, func(a, b *job) int {
+			return cmp.Or(cmp.Compare(b.cfg.Priority, a.cfg.Priority), strings.Compare(b.name, a.name))
+		})
+		levels = append(levels, level)
+	}
+	return levels
+}
+
+// advanceShutdown stops the next levels once no process of the current one
+// is left; levels without live processes pass at once.
+func (s *Supervisor) advanceShutdown() {
+	for range len(s.stopLevels) + 1 {
+		for _, p := range s.procs {
+			if s.stopLevel[p.job] {
+				return // still stopping
+			}
+		}
+		if len(s.stopLevels) == 0 {
+			s.stopLevel = nil
+			return
+		}
+		level := s.stopLevels[0]
+		s.stopLevels = s.stopLevels[1:]
+		s.stopLevel = make(map[*job]bool, len(level))
+		for _, j := range level {
+			s.stopLevel[j] = true
+			if j.cfg.Program != nil {
+				_ = s.stopProgram(j, true) // not running is fine; BACKOFF becomes FATAL
+			}
+			j.stopped, j.target = true, 0
+			j.retryAt, j.restartAt = time.Time{}, time.Time{}
+			for _, p := range j.procs {
+				s.stopProc(p)
+			}
+			for _, p := range j.once {
+				s.stopProc(p)
+			}
+		}
+	}
+}
+
+// loaded reports whether j is still a loaded job (not unloaded).
+func (s *Supervisor) loaded(j *job) bool {
+	sess := s.sessions[j.session]
+	return sess != nil && sess.jobs[j.name] == j
 }
 
 // ---- jobs ----------------------------------------------------------------
 
 type job struct {
 	session, name, full string
-	cfg                 JobConfig
+	cfg                 JobConfig // replaced whole on a change, never modified: readers may share its maps
 	sessionEnv          map[string]string
 	target              int
 	stopped             bool
@@ -317,27 +421,62 @@ type job struct {
 	cfgJSON []byte       // cfg as JSON for job info; nil after any config change
 	prog    programState // supervisor view, for jobs with a Program
 	logs    *logSet      // log files per output label, opened at first spawn
+	// autoLogs are the AUTO log files (by label) created in childlogdir
+	// when the job was loaded or its logs changed, as supervisord names
+	// them at config load; kept across restarts.
+	autoLogs map[string]string
+	logView  map[string]string // label → log file, shared read-only by ProgramInfo; nil = to rebuild
 }
 
 // logSet is one generation of a job's log files. Pumps of its processes hold
 // it open (wg) so the last bytes of an exiting process still reach the file
 // after the job is unloaded or its log settings change.
 type logSet struct {
-	ws map[string]*logs.Writer
-	wg sync.WaitGroup
+	ws     map[string]*logs.Writer // by output label; labels with one path share a Writer
+	shared []*sharedLog            // the files the set holds a reference to, each once
+	wg     sync.WaitGroup
 }
 
-// retire closes the set once every pump writing to it has finished.
+// retire releases the set's files once every pump writing to it has finished.
 func (l *logSet) retire() {
 	if l == nil {
 		return
 	}
 	go func() {
 		l.wg.Wait()
-		for _, w := range l.ws {
-			w.Close()
+		for _, sl := range l.shared {
+			sl.release()
 		}
 	}()
+}
+
+// sharedLog is one open log file, shared by every stream configured with its
+// path (stdout and stderr of a job, or several jobs): one Writer per file, so
+// its size count and rotation see every byte and no two writes interleave.
+// It is closed when the last logSet holding it is retired.
+type sharedLog struct {
+	w    *logs.Writer
+	refs atomic.Int64 // 0 = closed (or closing) for good
+}
+
+// acquire takes a reference unless the file was already released for good.
+func (sl *sharedLog) acquire() bool {
+	for range 1 << 10 { // a CAS fails only when another goroutine changed refs meanwhile
+		n := sl.refs.Load()
+		if n <= 0 {
+			return false
+		}
+		if sl.refs.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+	return false
+}
+
+func (sl *sharedLog) release() {
+	if sl.refs.Add(-1) == 0 {
+		sl.w.Close()
+	}
 }
 
 func (s *Supervisor) lookup(full string) (*job, error) {
@@ -373,6 +512,7 @@ func (s *Supervisor) addJob(sessionName string, cfg JobConfig, env map[string]st
 		cfg: cfg.clone(), sessionEnv: env, stopped: true}
 	sess.jobs[cfg.Name] = j
 	sess.seq = append(sess.seq, cfg.Name)
+	s.resolveAutoLogs(j)
 	s.publish("load", j.full, Event{})
 	return j, nil
 }
@@ -793,42 +933,126 @@ func (s *Supervisor) findProc(id int) (*process, error) {
 	return p, nil
 }
 
+// autoChannel is the channel an AUTO log of label is named after: stderr
+// for the second redirected stream, when it is not merged into the first.
+func autoChannel(cfg *JobConfig, label string) string {
+	if len(cfg.RedirectOutput) > 1 && label == cfg.RedirectOutput[1] && label != cfg.RedirectOutput[0] {
+		return "stderr"
+	}
+	return "stdout"
+}
+
+// resolveAutoLogs creates the job's missing AUTO log files in childlogdir.
+// A failure is logged and tried again at the next spawn, which then fails
+// with it.
+func (s *Supervisor) resolveAutoLogs(j *job) {
+	j.logView = nil // the logs changed, or their AUTO names may
+	for label, lf := range j.cfg.Logs {
+		if lf.Path != "" || lf.AutoDir == "" || j.autoLogs[label] != "" {
+			continue
+		}
+		p, err := logs.AutoPath(lf.AutoDir, j.name, autoChannel(&j.cfg, label), s.opts.Identifier)
+		if err != nil {
+			s.log.Error("cannot create AUTO log file", "job", j.full, "label", label, "err", err)
+			continue
+		}
+		if j.autoLogs == nil {
+			j.autoLogs = map[string]string{}
+		}
+		j.autoLogs[label] = p
+	}
+}
+
+// logPath is the file a label of j is logged to ("" = none): the configured
+// path, or the AUTO file created for it.
+func (j *job) logPath(label string) string {
+	lf := j.cfg.Logs[label]
+	if lf.Path != "" {
+		return lf.Path
+	}
+	return j.autoLogs[label]
+}
+
+// logPaths returns the file of each label of j that has one. The map is
+// built once per log configuration and shared: never modify it.
+func (j *job) logPaths() map[string]string {
+	if j.logView == nil {
+		j.logView = make(map[string]string, len(j.cfg.Logs))
+		for label := range j.cfg.Logs {
+			if path := j.logPath(label); path != "" {
+				j.logView[label] = path
+			}
+		}
+	}
+	return j.logView
+}
+
 // openLogs opens the job's log files on its first spawn; they stay open
 // across restarts (appending) until the job is unloaded or its logs change.
+// Labels configured with the same file share one Writer, as do jobs.
 func (s *Supervisor) openLogs(j *job) error {
 	if len(j.cfg.Logs) == 0 || j.logs != nil {
 		return nil
 	}
-	ws := map[string]*logs.Writer{}
-	closeLogs := func(ws map[string]*logs.Writer) {
-		for _, w := range ws {
-			w.Close()
-		}
-	}
+	s.resolveAutoLogs(j)
+	set := &logSet{ws: map[string]*logs.Writer{}}
+	byPath := map[string]*sharedLog{}
 	for label, lf := range j.cfg.Logs {
 		if lf.Path == "" && lf.AutoDir == "" {
 			continue // events only, no file (stdout_logfile=NONE)
 		}
-		path := lf.Path
+		path := j.logPath(label)
 		if path == "" {
-			channel := "stdout"
-			if len(j.cfg.RedirectOutput) > 1 && label == j.cfg.RedirectOutput[1] && label != j.cfg.RedirectOutput[0] {
-				channel = "stderr"
+			for _, sl := range set.shared {
+				sl.release()
 			}
-			p, err := logs.AutoPath(lf.AutoDir, j.name, channel, s.opts.Identifier)
-			if err != nil {
-				closeLogs(ws)
+			return fmt.Errorf("AUTO log for %s in %s: cannot be created (see the log)", label, lf.AutoDir)
+		}
+		key, err := filepath.Abs(path)
+		if err != nil {
+			key = filepath.Clean(path)
+		}
+		sl := byPath[key]
+		if sl == nil {
+			if sl, err = s.acquireLog(key, path, lf); err != nil {
+				for _, sl := range set.shared {
+					sl.release()
+				}
 				return err
 			}
-			path = p
+			byPath[key] = sl
+			set.shared = append(set.shared, sl)
 		}
-		w, err := logs.Open(path, lf.MaxBytes, lf.Backups)
-		if err != nil {
-			closeLogs(ws)
-			return err
-		}
-		ws[label] = w
+		set.ws[label] = sl.w
 	}
-	j.logs = &logSet{ws: ws}
+	j.logs = set
 	return nil
+}
+
+// acquireLog returns the open log file at key with a new reference, opening
+// it if no live Writer has it. The first opener's rotation settings apply.
+func (s *Supervisor) acquireLog(key, path string, lf LogFile) (*sharedLog, error) {
+	if sl := s.logFiles[key]; sl != nil {
+		if sl.acquire() {
+			return sl, nil
+		}
+		delete(s.logFiles, key) // released for good
+	}
+	w, err := logs.Open(path, lf.MaxBytes, lf.Backups)
+	if err != nil {
+		return nil, err
+	}
+	sl := &sharedLog{w: w}
+	sl.refs.Store(1)
+	s.logFiles[key] = sl
+	return sl, nil
+}
+
+// forgetLogs drops the registry entries of files no set holds any more.
+func (s *Supervisor) forgetLogs() {
+	for key, sl := range s.logFiles {
+		if sl.refs.Load() <= 0 {
+			delete(s.logFiles, key)
+		}
+	}
 }

@@ -56,6 +56,9 @@ func printConsole(sup *supervisor.Supervisor, w io.Writer, all bool) {
 				line(e, e.Type+" "+e.Name)
 			}
 		case e := <-out:
+			if e.Kind != "output" {
+				continue // captured blocks (Kind "comm") are not output
+			}
 			for _, l := range bytes.Split(e.Data, []byte("\n")) {
 				if s := strings.TrimSpace(string(l)); s != "" {
 					line(e, s)

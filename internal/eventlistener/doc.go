@@ -6,8 +6,10 @@
 // # What this package owns
 //
 //   - The event types, their hierarchy and payloads: PROCESS_STATE_* from the
-//     core's "state" events, PROCESS_LOG_* and PROCESS_COMMUNICATION_* from
-//     process output (capture mode included), TICK_5/60/3600 from its own
+//     core's "state" events, PROCESS_LOG_* from process output and
+//     PROCESS_COMMUNICATION_* from the blocks the core's output pumps capture
+//     (output events of Kind "comm"; the core keeps them out of the log file
+//     and splits tokens across reads), TICK_5/60/3600 from its own
 //     timer, and SUPERVISOR_STATE_CHANGE_*, PROCESS_GROUP_* and
 //     REMOTE_COMMUNICATION from gafferd, which knows about them.
 //   - Per pool: the FIFO buffer of buffer_size events (full: the oldest is
@@ -22,7 +24,7 @@
 //
 // # Concurrency contract
 //
-// All state — pools, buffers, serials, listeners, capture state, the tick
+// All state — pools, buffers, serials, listeners, the tick
 // timer — is owned by the goroutine running Run. Its inputs are channels:
 // the core's event subscription ("state", "spawn", "exit", "unload"), the
 // subscription to all process output, the tick timer, and an inbox that the
@@ -69,10 +71,10 @@
 //     stdin (supervisor.childutils) waits for characters that never come.
 //   - Payload data is passed as the bytes the process wrote; supervisord
 //     replaces invalid UTF-8 by "Undecodable: b'…'".
-//   - Capture mode: the captured bytes also reach the stream's log file, which
-//     the core writes before this package sees the output; supervisord keeps
-//     them out of it. A block ends as soon as the end token is complete
-//     (supervisord waits for one more byte).
+//   - Capture mode: a block ends as soon as the end token is complete
+//     (supervisord waits for one more byte), and output held back at the end
+//     of a stream because it might have started a token is logged
+//     (supervisord drops it).
 //   - A result line longer than 64 KiB puts the listener in UNKNOWN.
 //   - A type listed twice in a pool's events is taken once (supervisord
 //     buffers the event twice).

@@ -442,6 +442,15 @@ func TestProcessLogAndCommunicationEvents(t *testing.T) {
 			t.Errorf("unexpected event %q", e)
 		}
 	}
+	// supervisord writes a block to the capture log, not to the log file.
+	gaffertest.Eventually(t, wait, "the output after the block in the log", func() bool {
+		b, _ := os.ReadFile(filepath.Join(h.dir, "capt.log"))
+		return strings.Contains(string(b), "pass a token's length\n")
+	})
+	if b, _ := os.ReadFile(filepath.Join(h.dir, "capt.log")); string(b) !=
+		"before  after, and enough output to pass a token's length\n" {
+		t.Errorf("capt.log = %q, want the output without the block", b)
+	}
 	for i, r := range recs {
 		checkHeader(t, r, int64(i), int64(i), "p")
 	}

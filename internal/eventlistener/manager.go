@@ -644,48 +644,38 @@ func (m *Manager) onListenerOutput(l *listener, e supervisor.Event) {
 // ---- program output: PROCESS_LOG and PROCESS_COMMUNICATION ---------------
 
 // stream is what the loop knows about a program's output: its log settings
-// for its latest process and the capture state of each channel.
+// for its latest process.
 type stream struct {
 	pid            int
 	process, group string
 	logs           map[string]supervisor.LogFile
-	captures       map[string]*capture
 }
 
+// onProgramOutput turns a program's output into PROCESS_LOG_* (ordinary
+// output, with stdout_events_enabled) and its captured blocks (events of
+// Kind "comm", split off by the core in capture mode) into
+// PROCESS_COMMUNICATION_*.
 func (m *Manager) onProgramOutput(e supervisor.Event) {
 	if e.Label != "stdout" && e.Label != "stderr" {
 		return // only supervisor programs' channels have log events
 	}
 	s := m.streams[e.Name]
 	if s == nil || e.Pid > s.pid {
-		s = &stream{pid: e.Pid, captures: map[string]*capture{}}
+		s = &stream{pid: e.Pid}
 		if info, err := m.sup.Program(m.ctx, e.Name); err == nil {
 			s.process, s.group, s.logs = info.Name, info.Group, info.Config.Logs
 		}
 		m.streams[e.Name] = s
 	}
-	lf, ok := s.logs[e.Label]
-	if !ok || !lf.Events && lf.CaptureMaxBytes <= 0 {
-		return
+	upper := strings.ToUpper(e.Label)
+	switch e.Kind {
+	case "comm":
+		m.notify("PROCESS_COMMUNICATION_"+upper, outputPayload(s.process, s.group, e.OSPid, "", e.Data))
+	case "output":
+		if s.logs[e.Label].Events {
+			m.notify("PROCESS_LOG_"+upper, outputPayload(s.process, s.group, e.OSPid, e.Label, e.Data))
+		}
 	}
-	c := s.captures[e.Label]
-	if c == nil {
-		c = &capture{max: lf.CaptureMaxBytes}
-		if e.Pid == s.pid {
-			s.captures[e.Label] = c
-		} // else: late output of an earlier process, classified on its own
-	}
-	channel := e.Label
-	upper := strings.ToUpper(channel)
-	c.feed(e.Data,
-		func(data []byte) {
-			if lf.Events {
-				m.notify("PROCESS_LOG_"+upper, outputPayload(s.process, s.group, e.OSPid, channel, data))
-			}
-		},
-		func(block []byte) {
-			m.notify("PROCESS_COMMUNICATION_"+upper, outputPayload(s.process, s.group, e.OSPid, "", block))
-		})
 }
 
 // ---- TICK ----------------------------------------------------------------

@@ -184,16 +184,18 @@ func TestLogAndCommunicationEventsFollowJobConfig(t *testing.T) {
 	job("quiet", supervisor.LogFile{})
 	job("capt", supervisor.LogFile{CaptureMaxBytes: 100})
 	m, _ := newManager(t, sup, PoolConfig{Name: "p", Events: []string{"PROCESS_LOG", "PROCESS_COMMUNICATION"}, BufferSize: 10})
-	out := func(name string, pid int, label, s string) {
-		m.onOutput(supervisor.Event{Type: itoa(int64(pid)) + "." + label, Name: name, Pid: pid, OSPid: 1000 + pid,
-			Label: label, Data: []byte(s)})
+	// The core splits capture blocks off the output: "comm" events.
+	out := func(kind, name string, pid int, label, s string) {
+		m.onOutput(supervisor.Event{Type: itoa(int64(pid)) + "." + label, Kind: kind, Name: name, Pid: pid,
+			OSPid: 1000 + pid, Label: label, Data: []byte(s)})
 	}
-	out("app.loud", 1, "stdout", "hello\n")
-	out("app.loud", 1, "stderr", "no log config for stderr\n")
-	out("app.quiet", 2, "stdout", "hello\n")
-	out("app.capt", 3, "stdout", "x<!--XSUPERVISOR:BEGIN-->sec")
-	out("app.capt", 3, "stdout", "ret<!--XSUPERVISOR:END-->and now the usual output\n")
-	out("default.gafferjob", 4, "stdout", "not a program\n")
+	out("output", "app.loud", 1, "stdout", "hello\n")
+	out("output", "app.loud", 1, "stderr", "no log config for stderr\n")
+	out("output", "app.quiet", 2, "stdout", "hello\n")
+	out("output", "app.capt", 3, "stdout", "x")
+	out("comm", "app.capt", 3, "stdout", "secret")
+	out("output", "app.capt", 3, "stdout", "and now the usual output\n")
+	out("output", "default.gafferjob", 4, "stdout", "not a program\n")
 	var got []string
 	for _, e := range m.pool("p").buf {
 		got = append(got, e.ev.typ+" "+string(e.ev.payload))

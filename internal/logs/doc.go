@@ -17,11 +17,14 @@
 //     [Writer.Follow] (a stream of new bytes that survives rotation).
 //   - AUTO log names in childlogdir ([AutoPath]) and their removal at
 //     startup ([CleanAutoDir], supervisord's nocleanup=false).
+//   - Capture mode ([Capture]): splitting a stream into ordinary output and
+//     the blocks between supervisor's XSUPERVISOR tokens, which the core's
+//     output pumps run in front of the Writer (stdout_capture_maxbytes).
 //
 // It does not decide which file a stream goes to (config, supervisor), keep
-// the in-memory tail of a stream (supervisor.Tail), strip ANSI sequences,
-// capture mode or syslog: those sit in front of a Writer, which stores every
-// byte it is given.
+// the in-memory tail of a stream (supervisor.Tail), strip ANSI sequences or
+// syslog: those sit in front of a Writer, which stores every byte it is
+// given.
 //
 // # Concurrency contract
 //

@@ -2,6 +2,7 @@ package logs
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // stressLine is line i of the stress stream: numbered, 10 to 159 bytes.
@@ -70,7 +72,10 @@ func TestStressRotationLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "log")
 	w := mustOpen(t, path, maxBytes, backups)
-	ctx := testContext(t)
+	// A bound, not a timing: 20 MB under the race detector on a loaded
+	// machine can take more than testContext's 10 s.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
 
 	var wg sync.WaitGroup
 	done := make(chan struct{})

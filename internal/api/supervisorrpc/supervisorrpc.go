@@ -499,9 +499,22 @@ func (r *rpc) stopGroup(ctx context.Context, ps []supervisor.ProgramInfo, wait b
 			todo = append(todo, pi)
 		}
 	}
-	return forEach(todo, func(pi supervisor.ProgramInfo) error {
-		return r.sup.StopProgram(ctx, full(pi), wait)
-	})
+	// One request: supervisord sends the stop signals in one pass, in
+	// reverse priority order, then waits for them all.
+	names := make([]string, len(todo))
+	for i, pi := range todo {
+		names[i] = full(pi)
+	}
+	errs, err := r.sup.StopPrograms(ctx, names, wait)
+	out := make([]any, len(todo))
+	for i, pi := range todo {
+		if err != nil {
+			out[i] = status(pi, err)
+		} else {
+			out[i] = status(pi, errs[i])
+		}
+	}
+	return out
 }
 
 func (r *rpc) stopProcessGroup(ctx context.Context, args []any) (any, error) {

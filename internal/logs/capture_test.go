@@ -1,4 +1,4 @@
-package eventlistener
+package logs
 
 import (
 	"slices"
@@ -11,10 +11,10 @@ type captured struct {
 	comms  []string
 }
 
-func feedAll(c *capture, chunks ...string) captured {
+func feedAll(c *Capture, chunks ...string) captured {
 	var r captured
 	for _, ch := range chunks {
-		c.feed([]byte(ch),
+		c.Feed([]byte(ch),
 			func(b []byte) { r.logged = append(r.logged, string(b)) },
 			func(b []byte) { r.comms = append(r.comms, string(b)) })
 	}
@@ -50,7 +50,7 @@ func TestCapture(t *testing.T) {
 			strings.Repeat(".", 30) + "|", []string{"a" + begin + "b"}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &capture{max: tt.max}
+			c := NewCapture(tt.max)
 			got := feedAll(c, tt.chunks...)
 			logged := strings.Join(got.logged, "|")
 			if len(got.logged) > 0 {
@@ -61,6 +61,48 @@ func TestCapture(t *testing.T) {
 					logged, got.comms, c.pending, tt.logged, tt.comms, tt.pending)
 			}
 		})
+	}
+}
+
+// TestCaptureSplitAtEveryByte feeds a stream one byte per read, and cut at
+// every possible point in two reads: the result is always that of one read.
+func TestCaptureSplitAtEveryByte(t *testing.T) {
+	const stream = "log 1\n<!--XSUPERVISOR:BEGIN-->secret\n<!--XSUPERVISOR:END-->log 2\n<" +
+		"<!--XSUPERVISOR:BEGIN--><!--XSUPERVISOR:END-->log 3 <!--XSUPERVISOR"
+	flush := func(c *Capture, r *captured) {
+		c.Flush(func(b []byte) { r.logged = append(r.logged, string(b)) })
+	}
+	whole := NewCapture(100)
+	want := feedAll(whole, stream)
+	flush(whole, &want)
+	wantLog := strings.Join(want.logged, "")
+	if wantLog != "log 1\nlog 2\n<log 3 <!--XSUPERVISOR" || !slices.Equal(want.comms, []string{"secret\n", ""}) {
+		t.Fatalf("whole stream: logged %q comms %q", wantLog, want.comms)
+	}
+	var bytewise []string
+	for i := range len(stream) {
+		bytewise = append(bytewise, stream[i:i+1])
+	}
+	cuts := [][]string{bytewise}
+	for i := 1; i < len(stream); i++ {
+		cuts = append(cuts, []string{stream[:i], stream[i:]})
+	}
+	for _, chunks := range cuts {
+		c := NewCapture(100)
+		got := feedAll(c, chunks...)
+		flush(c, &got)
+		if log := strings.Join(got.logged, ""); log != wantLog || !slices.Equal(got.comms, want.comms) {
+			t.Fatalf("in %d reads (first %q): logged %q comms %q", len(chunks), chunks[0], log, got.comms)
+		}
+	}
+}
+
+func TestCaptureFlushDropsAnOpenBlock(t *testing.T) {
+	c := NewCapture(100)
+	got := feedAll(c, "out <!--XSUPERVISOR:BEGIN-->never ended, and long enough")
+	c.Flush(func(b []byte) { got.logged = append(got.logged, string(b)) })
+	if strings.Join(got.logged, "") != "out " || len(got.comms) != 0 {
+		t.Errorf("logged %q comms %q", got.logged, got.comms)
 	}
 }
 
@@ -78,10 +120,10 @@ func FuzzCapture(f *testing.F) {
 			chunks = append(chunks, s[:k])
 			s = s[k:]
 		}
-		a, b := &capture{max: 1 << 20}, &capture{max: 1 << 20}
+		a, b := NewCapture(1<<20), NewCapture(1<<20)
 		whole := feedAll(a, data)
 		cut := feedAll(b, chunks...)
-		flat := func(r captured, c *capture) string {
+		flat := func(r captured, c *Capture) string {
 			s := strings.Join(r.logged, "")
 			if c.capturing {
 				return s + "\x00" + string(c.captured) + string(c.pending)
@@ -99,7 +141,7 @@ func TestPrefixAtEnd(t *testing.T) {
 		buf  string
 		want int
 	}{{"abc", 0}, {"abc<", 1}, {"abc<!--XSUPERVISOR:BEGIN--", 23}, {"<!--X<!--XS", 6}, {"", 0}} {
-		if got := prefixAtEnd([]byte(tt.buf), beginToken); got != tt.want {
+		if got := prefixAtEnd([]byte(tt.buf), BeginToken); got != tt.want {
 			t.Errorf("prefixAtEnd(%q) = %d, want %d", tt.buf, got, tt.want)
 		}
 	}
