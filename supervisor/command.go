@@ -10,54 +10,67 @@ import (
 	"sync"
 )
 
-// ErrUnterminatedQuote is returned by SplitCommand for a quote left open.
+// ErrUnterminatedQuote is returned by SplitCommand for a quote left open
+// (shlex: "No closing quotation") and for a backslash that ends the command
+// with nothing to escape ("No escaped character"); the message says which.
 var ErrUnterminatedQuote = errors.New("unterminated quote")
 
-// SplitCommand splits a command line the way Python's shlex.split does in
-// POSIX mode: whitespace separates words, single quotes keep everything,
-// double quotes keep everything but \" \\ \$ \`, a backslash outside quotes
-// escapes the next character.
+// SplitCommand splits a command line exactly as Python's shlex.split does
+// (POSIX mode, no comments), which is what supervisord and gaffer do:
+// words are separated by spaces, tabs, CRs and LFs; single quotes keep
+// everything; inside double quotes a backslash escapes only " and \ (it
+// stays before anything else, "\$" is \$); outside quotes a backslash
+// escapes any character, a newline included; quotes join the pieces of a
+// word, and empty quotes are an empty word.
 func SplitCommand(s string) ([]string, error) {
 	var (
 		words  []string
 		cur    strings.Builder
-		inWord bool
+		inWord bool // a character or a quote was seen: even "" makes a word
 	)
+	noEscaped := func(at int) error {
+		return fmt.Errorf("%w in %q: no escaped character after the backslash at byte %d", ErrUnterminatedQuote, s, at)
+	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		switch c := s[i]; c {
+		case ' ', '\t', '\n', '\r':
 			if inWord {
 				words = append(words, cur.String())
 				cur.Reset()
 				inWord = false
 			}
-		case c == '\'':
+		case '\'':
 			inWord = true
 			j := strings.IndexByte(s[i+1:], '\'')
 			if j < 0 {
-				return nil, fmt.Errorf("%w in %q", ErrUnterminatedQuote, s)
+				return nil, fmt.Errorf("%w in %q: no closing quotation for the ' at byte %d", ErrUnterminatedQuote, s, i)
 			}
 			cur.WriteString(s[i+1 : i+1+j])
 			i += j + 1
-		case c == '"':
+		case '"':
 			inWord = true
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-					i++
+			open := i
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' {
+					if i+1 == len(s) {
+						return nil, noEscaped(i)
+					}
+					if s[i+1] == '"' || s[i+1] == '\\' {
+						i++
+					}
 				}
 				cur.WriteByte(s[i])
 			}
-			if i >= len(s) {
-				return nil, fmt.Errorf("%w in %q", ErrUnterminatedQuote, s)
+			if i == len(s) {
+				return nil, fmt.Errorf("%w in %q: no closing quotation for the \" at byte %d", ErrUnterminatedQuote, s, open)
 			}
-		case c == '\\':
+		case '\\':
+			if i+1 == len(s) {
+				return nil, noEscaped(i)
+			}
 			inWord = true
-			if i+1 < len(s) {
-				i++
-				cur.WriteByte(s[i])
-			}
+			i++
+			cur.WriteByte(s[i])
 		default:
 			inWord = true
 			cur.WriteByte(c)

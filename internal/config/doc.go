@@ -124,8 +124,9 @@
 //     supervisord.conf is an error.
 //   - Limits: at most 10000 processes, 64 MiB of expanded text, format
 //     widths of 4096.
-//   - The command is kept as written and split by supervisor.SplitCommand,
-//     which agrees with supervisor's shlex.split except that inside double
-//     quotes it also unescapes \$ and \` (shlex keeps the backslash) and a
-//     trailing backslash is dropped (shlex fails).
+//
+// The command is kept as written (getAllConfigInfo shows it so) and split
+// at spawn by supervisor.SplitCommand, which gives exactly what supervisor's
+// shlex.split gives, errors included ("No closing quotation", "No escaped
+// character" are config errors here).
 package config

@@ -411,7 +411,13 @@ func (b *sbuilder) process(sec *section, group string, p *progSettings, px *expa
 		penv = env
 	}
 	py := px.with(nil, penv, fmt.Sprintf("[%s] environment", sec.name))
-	command, _, _ := b.value(sec, "command", py)
+	command, ce, ok := b.value(sec, "command", py)
+	if ok {
+		// supervisord splits it with shlex.split when it reads the config.
+		if _, err := supervisor.SplitCommand(command); err != nil {
+			b.fail(ce.pos, sec.name, ce.name, err)
+		}
+	}
 	nameAt, nameKey := sec.pos, "process_name"
 	if e := b.doc.lookup(sec, "process_name"); e != nil {
 		nameAt, nameKey = e.pos, e.name

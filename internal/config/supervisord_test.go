@@ -121,9 +121,9 @@ func TestSupervisordErrors(t *testing.T) {
 		{"space in program name", sup + "[program:a b]\ncommand=x\n", supervisor.ErrBadName, 2, "program:a b", "", ""},
 		{"bracket in program name", sup + "[program:a[1]\ncommand=x\n", supervisor.ErrBadName, 2, "program:a[1", "", ""},
 		{"empty program name", sup + "[program:]\ncommand=x\n", supervisor.ErrBadName, 2, "program:", "", "empty"},
-		{"dot in group name", sup + "[program:a]\ncommand=x\n[group:g.1]\nprograms=a\n", supervisor.ErrBadName, 4, "group:g.1", "", "'.'"},
-		{"dot in standalone program", sup + "[program:a.b]\ncommand=x\n", supervisor.ErrBadName, 2, "program:a.b", "", "'.'"},
-		{"dot in listener pool", sup + "[eventlistener:l.1]\ncommand=x\nevents=TICK_5\n", supervisor.ErrBadName, 2, "eventlistener:l.1", "", "'.'"},
+		{"dot in group name", sup + "[program:a]\ncommand=x\n[group:g.1]\nprograms=a\n", supervisor.ErrBadName, 4, "group:g.1", "", "group name \"g.1\" has a '.': supervisord accepts that, gafferd cannot"},
+		{"dot in standalone program", sup + "[program:a.b]\ncommand=x\n", supervisor.ErrBadName, 2, "program:a.b", "", "rename it, or list it in the programs of a [group:…] whose name has no '.'"},
+		{"dot in listener pool", sup + "[eventlistener:l.1]\ncommand=x\nevents=TICK_5\n", supervisor.ErrBadName, 2, "eventlistener:l.1", "", "rename the pool (e.g. l_1)"},
 		{"unknown program in group", sup + "[program:web]\ncommand=x\n[group:g]\nprograms=web,wbe\n", ErrUnknownProgram, 5, "group:g", "programs", "did you mean web?"},
 		{"empty entry in group", sup + "[program:web]\ncommand=x\n[group:g]\nprograms=web,\n", ErrUnknownProgram, 5, "group:g", "programs", ""},
 		{"listener in group", sup + "[eventlistener:l]\ncommand=x\nevents=TICK_5\n[group:g]\nprograms=l\n", ErrUnknownProgram, 6, "group:g", "programs", "event listener"},
@@ -131,8 +131,10 @@ func TestSupervisordErrors(t *testing.T) {
 		{"no supervisord section", "[program:a]\ncommand=x\n", ErrMissing, 0, "", "", "[supervisord]"},
 		{"no command", sup + "[program:a]\nautostart=false\n", supervisor.ErrMissingCmd, 2, "program:a", "command", ""},
 		{"empty command", sup + "[program:a]\ncommand=\n", supervisor.ErrMissingCmd, 2, "program:a", "", ""},
-		{"unterminated quote", sup + "[program:a]\ncommand=/bin/sh -c \"echo a\n", supervisor.ErrUnterminatedQuote, 2, "program:a", "", ""},
-		{"comment cuts a command", sup + "[program:a]\ncommand=/bin/sh -c \"echo a ; echo b\"\n", supervisor.ErrUnterminatedQuote, 2, "program:a", "", ""},
+		{"unterminated quote", sup + "[program:a]\ncommand=/bin/sh -c \"echo a\n", supervisor.ErrUnterminatedQuote, 3, "program:a", "command", "no closing quotation for the \" at byte 11"},
+		{"comment cuts a command", sup + "[program:a]\ncommand=/bin/sh -c \"echo a ; echo b\"\n", supervisor.ErrUnterminatedQuote, 3, "program:a", "command", "no closing quotation"},
+		{"trailing backslash", sup + "[program:a]\nautostart=false\ncommand=/bin/echo a\\\n", supervisor.ErrUnterminatedQuote, 4, "program:a", "command", "no escaped character after the backslash at byte 11"},
+		{"backslash at the end of a double-quoted word", sup + "[program:a]\ncommand=/bin/echo \"a\\\n", supervisor.ErrUnterminatedQuote, 3, "program:a", "command", "no escaped character"},
 		{"numprocs without process_num", sup + "[program:a]\ncommand=x\nnumprocs=2\n", ErrInvalidValue, 2, "program:a", "process_name", "%(process_num)"},
 		{"numprocs with a process_name lacking process_num", sup + "[program:a]\ncommand=x\nnumprocs=2\nprocess_name=%(program_name)s\n", ErrInvalidValue, 5, "program:a", "process_name", ""},
 		{"numprocs too large", sup + "[program:a]\ncommand=x\nnumprocs=10001\nprocess_name=%(process_num)d\n", ErrInvalidValue, 4, "program:a", "numprocs", ""},
@@ -213,6 +215,19 @@ func TestSupervisordErrors(t *testing.T) {
 				t.Errorf("message %q does not contain %q", p.Error(), tt.text)
 			}
 		})
+	}
+}
+
+// TestSupervisordDotsInsideAGroup: a '.' is refused in group names only
+// (TestSupervisordErrors); program and process names inside a group keep
+// theirs, and their full names read back as the same group and process.
+func TestSupervisordDotsInsideAGroup(t *testing.T) {
+	c := smustParse(t, "[supervisord]\n[group:g]\nprograms=x.y\n[program:x.y]\ncommand=/bin/x\nnumprocs=2\nprocess_name=%(program_name)s.%(process_num)d\n")
+	for _, full := range []string{"g.x.y.0", "g.x.y.1"} {
+		j := job(t, c, full)
+		if session, name := supervisor.ParseName(full); session != "g" || name != j.Name || j.Program.Group != "g" {
+			t.Errorf("%s reads back as session %q, job %q; the job is %q in group %q", full, session, name, j.Name, j.Program.Group)
+		}
 	}
 }
 
@@ -767,9 +782,8 @@ func TestPyGlob(t *testing.T) {
 
 // TestCommandSplitting checks that gaffer's splitting of command (the
 // core's supervisor.SplitCommand) gives what supervisor's shlex.split gives
-// for the forms supervisor configs use. Known differences (a backslash
-// before $ or ` inside double quotes, a trailing backslash) are listed in
-// doc.go.
+// for the forms supervisor configs use (shlex_test.go holds it to
+// python3's shlex on many more).
 func TestCommandSplitting(t *testing.T) {
 	tests := map[string][]string{
 		`/bin/echo a b`:                   {"/bin/echo", "a", "b"},

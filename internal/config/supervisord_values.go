@@ -137,17 +137,32 @@ func checkName(what, name string) error {
 	return nil
 }
 
-// checkGroupName adds gaffer's own rule: a group is a session, and a full
-// job name is session.job, split at the first '.'.
+// checkGroupName adds gaffer's own rule to checkName: no '.' in a group
+// name. supervisord accepts one, but a group is a gaffer session, and gaffer
+// splits a full job name (session.job: the REST API, gafferctl, events) at
+// its first '.', so "a.b" + "x" would read back as "a" + "b.x". A program
+// inside a group may have dots: "g" + "x.y" is "g.x.y", read back right.
 func checkGroupName(what, name string) error {
 	if err := checkName(what, name); err != nil {
 		return err
 	}
-	if strings.Contains(name, ".") {
-		return fmt.Errorf("%s %q: gaffer cannot hold a '.' in a group name (groups are sessions, named session.process): %w",
-			what, name, supervisor.ErrBadName)
+	if !strings.Contains(name, ".") {
+		return nil
 	}
-	return nil
+	var subject, fix string
+	switch what {
+	case "group":
+		subject = fmt.Sprintf("group name %q", name)
+		fix = fmt.Sprintf("rename the group (e.g. %s)", strings.ReplaceAll(name, ".", "_"))
+	case "eventlistener":
+		subject = fmt.Sprintf("event listener %q (a listener pool is a group)", name)
+		fix = fmt.Sprintf("rename the pool (e.g. %s)", strings.ReplaceAll(name, ".", "_"))
+	default:
+		subject = fmt.Sprintf("program %q (a program outside any [group:…] is its own group)", name)
+		fix = "rename it, or list it in the programs of a [group:…] whose name has no '.'"
+	}
+	return fmt.Errorf("%s has a '.': supervisord accepts that, gafferd cannot, because a group is a gaffer session "+
+		"and gaffer splits a full job name (session.job) at its first '.'; %s: %w", subject, fix, supervisor.ErrBadName)
 }
 
 // inetAddress is datatypes.inet_address: "host:port", "*:port", ":port" or
