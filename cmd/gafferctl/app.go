@@ -77,6 +77,7 @@ all-digit argument where a job or a pid is allowed is a pid.`,
 		c.GroupID = "legacy"
 		root.AddCommand(c)
 	}
+	a.addLiveCommands(root)
 	return root
 }
 

@@ -403,12 +403,22 @@ func keyValues(w io.Writer, fields [][2]string) {
 }
 
 func (a *app) statsCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:               "stats JOB|PID",
-		Short:             "CPU and memory of a job's processes, or of one process",
+	var watch bool
+	var every time.Duration
+	cmd := &cobra.Command{
+		Use:   "stats [--watch [--interval D]] JOB|PID",
+		Short: "CPU and memory of a job's processes, or of one process",
+		Long: `CPU and memory of a job's processes, or of one process.
+
+With --watch, print a line per process every --interval (default 1s, at
+least 10ms) until interrupted; a job's processes are those alive when the
+command starts.`,
 		Args:              nargs(1, 1),
 		ValidArgsFunction: a.completeJobs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch {
+				return untilInterrupted(cmd.Context(), a.watchStats(cmd.Context(), args[0], every))
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -444,6 +454,9 @@ func (a *app) statsCmd() *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print stats continuously until interrupted")
+	cmd.Flags().DurationVar(&every, "interval", time.Second, "with --watch, time between samples")
+	return cmd
 }
 
 func statRow(st client.ProcessStats) string {
