@@ -1,0 +1,160 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gafferhq/gaffer/client"
+	"github.com/gafferhq/gaffer/internal/config/procfile"
+)
+
+// app is one gaffer invocation: its streams, global flags and client.
+type app struct {
+	in          io.Reader
+	out, errOut io.Writer
+
+	procfile, root, name string
+	envFiles             []string
+	concurrency          []string
+	port                 int
+
+	host, unix, apiKey string
+
+	c *client.Client // made on first use
+}
+
+func (a *app) rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gaffer",
+		Short: "Run and manage Procfile applications",
+		Long: `gaffer runs a Procfile application in the foreground (start, run) with
+gaffer's supervisor built in, loads it into a running gafferd (load, unload,
+scale, ps, status), or writes it as gafferd, JSON, supervisord or systemd
+configuration (export).
+
+The app is the Procfile in the root directory (-d, default "."), with the
+root's .env and each -e FILE as its environment. Its name, the gafferd
+session of its jobs, is the root directory's base name unless --app says.
+
+gafferd is found at --host URL or --unix PATH, else at $GAFFERD_ADDRESS,
+else at its default unix socket if it exists, else at http://127.0.0.1:5000.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return nil
+			}
+			return usageErrorf("unknown command %q (see \"gaffer help\")", args[0])
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	pf := root.PersistentFlags()
+	pf.StringVarP(&a.procfile, "procfile", "f", "", "Procfile path (default ROOT/Procfile)")
+	pf.StringVarP(&a.root, "root", "d", ".", "app root: working directory of the processes")
+	pf.StringVar(&a.root, "directory", ".", "same as --root (gaffer 0.4)")
+	pf.MarkHidden("directory")
+	pf.StringArrayVarP(&a.envFiles, "env", "e", nil, "extra .env file, read after ROOT/.env (repeatable)")
+	pf.StringVar(&a.name, "app", "", "app name, the gafferd session (default: the root's base name)")
+	pf.StringVar(&a.host, "host", "", "gafferd URL, http://host:port or https://host:port")
+	pf.StringVarP(&a.host, "gafferd-http-address", "g", "", "same as --host (gaffer 0.5)")
+	pf.MarkHidden("gafferd-http-address")
+	pf.StringVar(&a.unix, "unix", "", "gafferd unix socket path")
+	pf.StringVar(&a.apiKey, "api-key", "", "API key sent as X-Api-Key (default $GAFFER_API_KEY)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	root.AddGroup(&cobra.Group{ID: "local", Title: "Run the app here:"},
+		&cobra.Group{ID: "remote", Title: "Manage the app in gafferd:"},
+		&cobra.Group{ID: "export", Title: "Write configuration:"})
+	for _, c := range []*cobra.Command{a.startCmd(), a.runCmd()} {
+		c.GroupID = "local"
+		root.AddCommand(c)
+	}
+	for _, c := range a.remoteCommands() {
+		c.GroupID = "remote"
+		root.AddCommand(c)
+	}
+	ex := a.exportCmd()
+	ex.GroupID = "export"
+	root.AddCommand(ex)
+	return root
+}
+
+// concurrencyFlag adds -c to a command.
+func (a *app) concurrencyFlag(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVarP(&a.concurrency, "concurrency", "c", nil,
+		"processes per type: TYPE=N[,TYPE=N]… or all=N (repeatable; default 1 each)")
+}
+
+// loadApp reads the Procfile and the .env files.
+func (a *app) loadApp() (*procfile.App, error) {
+	return procfile.Load(procfile.Options{Root: a.root, Procfile: a.procfile, EnvFiles: a.envFiles,
+		Name: a.name, Port: a.port, LookupEnv: os.LookupEnv})
+}
+
+// client connects to gafferd as the flags say (gafferctl's conventions).
+func (a *app) client() (*client.Client, error) {
+	if a.c != nil {
+		return a.c, nil
+	}
+	addr := a.host
+	switch {
+	case a.host != "" && a.unix != "":
+		return nil, usageErrorf("--host and --unix are exclusive")
+	case a.unix != "":
+		addr = "unix://" + a.unix
+	case addr == "":
+		addr = client.DefaultAddress()
+	}
+	var opts []client.Option
+	key := a.apiKey
+	if key == "" {
+		key = os.Getenv("GAFFER_API_KEY")
+	}
+	if key != "" {
+		opts = append(opts, client.WithAPIKey(key))
+	}
+	c, err := client.New(addr, opts...)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	a.c = c
+	return c, nil
+}
+
+// explain makes transport and auth errors say what to do.
+func (a *app) explain(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok && a.c != nil {
+		return fmt.Errorf("cannot reach gafferd at %s: %v", a.c.Address(), ue.Err)
+	}
+	switch {
+	case errors.Is(err, client.ErrUnauthorized):
+		return fmt.Errorf("unauthorized: gafferd wants an API key (--api-key or $GAFFER_API_KEY)")
+	case errors.Is(err, client.ErrForbidden):
+		return fmt.Errorf("forbidden: this API key may not do that")
+	}
+	return err
+}
+
+// nargs accepts between min and max arguments (max < 0: no limit).
+func nargs(min, max int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < min || (max >= 0 && len(args) > max) {
+			return usageErrorf("usage: %s", cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+// plural is "1 process" / "2 processes".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
