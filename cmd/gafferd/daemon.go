@@ -20,12 +20,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gafferhq/gaffer/internal/api/legacy"
 	"github.com/gafferhq/gaffer/internal/api/rest"
 	"github.com/gafferhq/gaffer/internal/api/supervisorrpc"
+	"github.com/gafferhq/gaffer/internal/api/ws"
 	"github.com/gafferhq/gaffer/internal/api/xmlrpc"
 	"github.com/gafferhq/gaffer/internal/config"
 	"github.com/gafferhq/gaffer/internal/eventlistener"
 	"github.com/gafferhq/gaffer/internal/logs"
+	"github.com/gafferhq/gaffer/internal/notify"
 	"github.com/gafferhq/gaffer/internal/stats"
 	"github.com/gafferhq/gaffer/supervisor"
 )
@@ -45,6 +48,7 @@ type daemon struct {
 	evMu       sync.Mutex                            // serializes setPools
 	ev         atomic.Pointer[eventlistener.Manager] // supervisor event listener pools; nil until a config has one
 	evCtx      context.Context
+	hooks      *notify.Webhooks // [webhooks]; set in serve before any event
 
 	mu      sync.Mutex     // guards cfg, pending and loaded
 	cfg     *config.Config // the config running now
@@ -56,6 +60,30 @@ func jobSpecs(jobs []config.Job) []supervisor.JobSpec {
 	specs := make([]supervisor.JobSpec, 0, len(jobs))
 	for _, j := range jobs {
 		specs = append(specs, supervisor.JobSpec{Session: j.Session, Config: j.Config})
+	}
+	return specs
+}
+
+// groupSpecs is jobSpecs with each supervisor program's group priority set
+// from cfg's groups, so that the engine stops groups in supervisord's order
+// at shutdown (event listener pools, priority -1 by default, last).
+func groupSpecs(cfg *config.Config, jobs []config.Job) []supervisor.JobSpec {
+	specs := jobSpecs(jobs)
+	if cfg.Supervisord == nil {
+		return specs
+	}
+	prio := map[string]int{}
+	for _, g := range cfg.Supervisord.Groups {
+		prio[g.Name] = g.Priority
+	}
+	for i, js := range specs {
+		if p := js.Config.Program; p != nil {
+			if gp, ok := prio[js.Session]; ok {
+				np := *p
+				np.GroupPriority = gp
+				specs[i].Config.Program = &np
+			}
+		}
 	}
 	return specs
 }
@@ -107,6 +135,18 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 		ev.SupervisorState(true)
 	}
 
+	// Webhooks read the engine's events through a bounded queue that drops
+	// its oldest entries: a slow receiver never holds the engine up.
+	d.hooks = notify.NewWebhooks(notify.WebhookOptions{Version: Version, Logger: logger})
+	if err := d.hooks.Set(cfg.Webhooks); err != nil {
+		logger.Error("webhooks", "err", err)
+	}
+	hooksSub := d.sup.Subscribe(notify.DefaultWebhookQueue, supervisor.DropOldest)
+	hooksCtx, hooksAbort := context.WithCancel(context.Background())
+	defer hooksAbort()
+	hooksDone := make(chan struct{})
+	go func() { defer close(hooksDone); d.hooks.Run(hooksCtx, hooksSub) }()
+
 	if o.verbose || o.veryVerbose {
 		go printConsole(d.sup, console, o.veryVerbose)
 	}
@@ -140,9 +180,23 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	mux.Handle("/RPC2", rpc)
 	mux.Handle("GET /logtail/", logtail(d.sup))
 	mux.Handle("GET /mainlogtail", mainlogtail(func() *logs.Writer { return d.mainLog }))
-	mux.Handle("/", rest.New(d.sup, rest.Options{Sampler: stats.NewSampler(), Version: Version}))
+	sampler := stats.NewSampler() // shared: both APIs measure CPU from the same baselines
+	restAPI := rest.New(d.sup, rest.Options{Sampler: sampler, Version: Version})
+	legacyAPI := legacy.New(d.sup, legacy.Options{Sampler: sampler})
+	liveAPI := ws.New(d.sup, ws.Options{Sampler: sampler})
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if liveAPI.Match(r.URL.Path) { // /channel/websocket, /<pid>/channel[/<stream>]
+			liveAPI.ServeHTTP(w, r)
+			return
+		}
+		if legacyAPI.Match(r.URL.Path) { // gaffer 0.4.4's /processes, /watch, /streams, …
+			legacyAPI.ServeHTTP(w, r)
+			return
+		}
+		restAPI.ServeHTTP(w, r)
+	}))
 
-	if err := d.sup.LoadAll(ctx, jobSpecs(cfg.Jobs)); err != nil {
+	if err := d.sup.LoadAll(ctx, groupSpecs(cfg, cfg.Jobs)); err != nil {
 		logger.Error("loading jobs", "err", err)
 	}
 	d.markLoaded(cfg.Jobs)
@@ -195,6 +249,15 @@ loop:
 	// Keep answering the API while processes stop; the engine refuses new
 	// work during shutdown.
 	<-d.sup.Done()
+	// The engine has published its last events: give webhooks 2 s to
+	// deliver what is queued, then abort.
+	hooksSub.Close()
+	select {
+	case <-hooksDone:
+	case <-time.After(2 * time.Second):
+		hooksAbort()
+		<-hooksDone
+	}
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	for _, srv := range servers {
@@ -255,8 +318,15 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	d.setPools(cfg)
-	added, changed, removed, err := d.sup.Apply(ctx, jobSpecs(cfg.Jobs))
+	// Before Apply, so that added hooks hear about the jobs it starts.
+	if err := d.hooks.Set(cfg.Webhooks); err != nil {
+		d.logger.Error("SIGHUP: webhooks not changed", "err", err)
+	}
+	added, changed, removed, err := d.sup.Apply(ctx, groupSpecs(cfg, cfg.Jobs))
 	if err != nil {
+		d.mu.Lock()
+		d.hooks.Set(d.cfg.Webhooks) // back to the running config's
+		d.mu.Unlock()
 		d.logger.Error("SIGHUP: config not applied, nothing changed", "err", err)
 		return
 	}
@@ -363,7 +433,7 @@ func (d *daemon) addGroup(ctx context.Context, name string) error {
 	merged := mergeGroup(d.cfg, src, name)
 	d.mu.Unlock()
 	d.setPools(merged)
-	if err := d.sup.LoadAll(ctx, jobSpecs(jobs)); err != nil {
+	if err := d.sup.LoadAll(ctx, groupSpecs(src, jobs)); err != nil {
 		return err
 	}
 	d.mu.Lock()
