@@ -53,6 +53,12 @@ type JobConfig struct {
 	StopSignal      syscall.Signal     // signal that starts a stop; 0 = SIGTERM
 	Logs            map[string]LogFile // log file per output label (see LogFile); nil = none
 
+	// DependsOn lists the jobs this one waits for before it starts
+	// (depends_on); Readiness and Liveness are its probes (nil = none).
+	DependsOn []Dependency
+	Readiness *Probe
+	Liveness  *Probe
+
 	// Program, when set, gives the job supervisord's process semantics
 	// (one process, states STOPPED … FATAL, startsecs, startretries,
 	// exitcodes, autorestart) instead of gaffer's restart rule.
@@ -212,6 +218,17 @@ func (c *JobConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("stopasgroup without killasgroup: %w", ErrBadValue))
 		}
 	}
+	for _, d := range c.DependsOn {
+		if err := d.validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.Readiness.validate("readiness"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Liveness.validate("liveness"); err != nil {
+		errs = append(errs, err)
+	}
 	if c.StopSignal < 0 || c.StopSignal > 64 {
 		errs = append(errs, fmt.Errorf("stopsignal %d: %w", c.StopSignal, ErrBadValue))
 	}
@@ -259,6 +276,15 @@ func (c JobConfig) clone() JobConfig {
 		p := *c.Program
 		p.ExitCodes = append([]int(nil), c.Program.ExitCodes...)
 		out.Program = &p
+	}
+	out.DependsOn = append([]Dependency(nil), c.DependsOn...)
+	if c.Readiness != nil {
+		p := *c.Readiness
+		out.Readiness = &p
+	}
+	if c.Liveness != nil {
+		p := *c.Liveness
+		out.Liveness = &p
 	}
 	if c.Extra != nil {
 		out.Extra = make(map[string]json.RawMessage, len(c.Extra))
@@ -323,6 +349,15 @@ func (c JobConfig) fields() map[string]any {
 			"startretries": p.StartRetries, "autorestart": int(p.AutoRestart), "exitcodes": p.ExitCodes,
 			"stopasgroup": p.StopAsGroup, "killasgroup": p.KillAsGroup, "serverurl": p.ServerURL}
 	}
+	if len(c.DependsOn) > 0 {
+		m["depends_on"] = dependenciesJSON(c.DependsOn)
+	}
+	if c.Readiness != nil {
+		m["readiness"] = probeJSON(c.Readiness)
+	}
+	if c.Liveness != nil {
+		m["liveness"] = probeJSON(c.Liveness)
+	}
 	if b := c.Backoff; b != nil {
 		m["backoff"] = map[string]any{"initial": b.Initial.Seconds(), "max": b.Max.Seconds(),
 			"multiplier": b.Multiplier, "jitter": b.Jitter, "reset": b.Reset.Seconds()}
@@ -371,6 +406,7 @@ var knownJobKeys = map[string]bool{
 	"cwd": true, "detach": true, "shell": true, "numprocesses": true, "priority": true, "start": true,
 	"graceful_timeout": true, "flapping": true, "backoff": true, "redirect_output": true,
 	"redirect_input": true, "custom_streams": true, "custom_channels": true,
+	"depends_on": true, "readiness": true, "liveness": true,
 }
 
 // UnmarshalJSON reads gaffer's JSON job config (gaffer-http-api.md §5) with the
@@ -516,6 +552,21 @@ func (c *JobConfig) setJSON(k string, v json.RawMessage) error {
 		return json.Unmarshal(v, &c.CustomStreams)
 	case "custom_channels":
 		return nil // embedding only; never serialized
+	case "depends_on":
+		ds, err := unmarshalDependencies(v)
+		c.DependsOn = ds
+		return err
+	case "readiness", "liveness":
+		p, err := unmarshalProbe(v)
+		if err != nil {
+			return err
+		}
+		if k == "readiness" {
+			c.Readiness = p
+		} else {
+			c.Liveness = p
+		}
+		return nil
 	}
 	return nil
 }
