@@ -289,22 +289,33 @@ func (e *encoder) faultStruct(f *Fault) {
 func (e *encoder) escape(s string) {
 	last := 0
 	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
 		var repl string
-		switch {
-		case r == '&':
-			repl = "&amp;"
-		case r == '<':
-			repl = "&lt;"
-		case r == '>':
-			repl = "&gt;"
-		case r == '\r':
-			repl = "&#13;"
-		case r == utf8.RuneError && size == 1, !isXMLChar(r):
+		size := 1
+		if c := s[i]; c < utf8.RuneSelf {
+			// ASCII fast path: most of a response is plain text.
+			switch {
+			case c >= 0x20 && c != '&' && c != '<' && c != '>', c == '\t', c == '\n':
+				i++
+				continue
+			case c == '&':
+				repl = "&amp;"
+			case c == '<':
+				repl = "&lt;"
+			case c == '>':
+				repl = "&gt;"
+			case c == '\r':
+				repl = "&#13;"
+			default:
+				repl = "\uFFFD" // a control character XML cannot carry
+			}
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			if (r != utf8.RuneError || size != 1) && isXMLChar(r) {
+				i += size
+				continue
+			}
 			repl = "\uFFFD"
-		default:
-			i += size
-			continue
 		}
 		e.b = append(e.b, s[last:i]...)
 		e.b = append(e.b, repl...)

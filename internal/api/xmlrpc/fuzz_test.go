@@ -3,12 +3,15 @@ package xmlrpc
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // FuzzDecodeRequest checks that no body makes DecodeRequest panic, that
@@ -96,4 +99,34 @@ func sameValue(a, b any) bool {
 	default:
 		return a == b
 	}
+}
+
+// FuzzEscape checks that escaped text parses back (with encoding/xml) to the
+// input, each byte or rune XML cannot carry replaced by U+FFFD.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"plain", "a&b<c>d\r\n\te", "\x00\x1f\x7f", "é\u2028\uFFFE\U0001F600", "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var e encoder
+		e.escape(s)
+		var got struct {
+			Text string `xml:",chardata"`
+		}
+		if err := xml.Unmarshal(append(append([]byte("<a>"), e.b...), "</a>"...), &got); err != nil {
+			t.Fatalf("escape(%q) = %q: %v", s, e.b, err)
+		}
+		var want strings.Builder
+		for i := 0; i < len(s); {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if (r == utf8.RuneError && size == 1) || !isXMLChar(r) {
+				r = utf8.RuneError
+			}
+			want.WriteRune(r)
+			i += size
+		}
+		if got.Text != want.String() {
+			t.Fatalf("escape(%q) reads back as %q, want %q", s, got.Text, want.String())
+		}
+	})
 }
