@@ -22,8 +22,11 @@ type JobInfo struct {
 	// Beyond gaffer: whether the job is stopped, paused by flapping or
 	// backoff, and the last spawn error.
 	Stopped   bool   `json:"stopped"`
-	Waiting   string `json:"waiting,omitempty"`
+	Waiting   string `json:"waiting,omitempty"` // flapping/backoff pause, or "waiting for db: healthy"
 	LastError string `json:"last_error,omitempty"`
+	// Health sums up the readiness of its processes: "" (no readiness
+	// probe or no process), starting, healthy (all ready) or unhealthy.
+	Health string `json:"health,omitempty"`
 
 	configJSON []byte // Config as JSON, cached by the job while its config is unchanged
 }
@@ -63,6 +66,10 @@ func (i JobInfo) AppendJSON(b []byte) ([]byte, error) {
 	if i.LastError != "" {
 		b = append(b, `,"last_error":`...)
 		b = appendJSONString(b, i.LastError)
+	}
+	if i.Health != "" {
+		b = append(b, `,"health":`...)
+		b = appendJSONString(b, i.Health)
 	}
 	cfg := i.configJSON
 	if cfg == nil {
@@ -113,7 +120,12 @@ type ProcessInfo struct {
 	RedirectInput  bool              `json:"redirect_input"`
 	CustomStreams  []string          `json:"custom_streams"`
 	Active         bool              `json:"active"`
-	Started        time.Time         `json:"-"`
+	// Health is the process's probe status: "" (no probe), starting,
+	// healthy or unhealthy; Probe the last probe result ("readiness: HTTP
+	// 200").
+	Health  string    `json:"health,omitempty"`
+	Probe   string    `json:"probe,omitempty"`
+	Started time.Time `json:"-"`
 }
 
 // JobSpec is a job and the session it belongs to, as a config file lists it.
@@ -202,6 +214,9 @@ func (s *Supervisor) Update(ctx context.Context, sessionName string, cfg JobConf
 		if err := cfg.Validate(); err != nil {
 			return err
 		}
+		if err := s.checkGraph(map[string]*JobConfig{j.full: &cfg}); err != nil {
+			return fmt.Errorf("update %q: %w", j.full, err)
+		}
 		s.update(j, cfg, max(cfg.NumProcesses, j.target))
 		if start && j.stopped {
 			s.startJob(j)
@@ -211,6 +226,12 @@ func (s *Supervisor) Update(ctx context.Context, sessionName string, cfg JobConf
 }
 
 func (s *Supervisor) update(j *job, cfg JobConfig, target int) {
+	s.unindexDeps(j)
+	defer func() {
+		s.indexDeps(j)
+		s.markDirty(j) // its dependencies may have changed
+		s.touch(j)
+	}()
 	if !logsEqual(j.cfg.Logs, cfg.Logs) {
 		j.logs.retire()
 		j.logs, j.autoLogs = nil, nil
@@ -242,6 +263,9 @@ func (s *Supervisor) update(j *job, cfg JobConfig, target int) {
 		s.publish("stop_process", j.full, Event{Pid: p.id})
 		s.stopProc(p)
 	}
+	if len(ps) > 0 {
+		s.propagate(j) // restarted: propagating dependents restart too
+	}
 	// Replacements come from onExit as the old processes go; if there were
 	// none, start now.
 	if len(ps) == 0 {
@@ -265,6 +289,10 @@ func (s *Supervisor) Reload(ctx context.Context, name string) error {
 		for _, p := range old {
 			s.publish("stop_process", j.full, Event{Pid: p.id})
 			s.stopProc(p)
+		}
+		if len(old) > 0 {
+			s.propagate(j)
+			s.touch(j)
 		}
 		s.manage(j)
 		return nil
@@ -518,12 +546,14 @@ func (s *Supervisor) jobInfo(j *job) JobInfo {
 	}
 	info := JobInfo{Name: j.full, Running: len(j.procs) + len(j.once), RunningOut: len(j.once),
 		MaxProcesses: j.target, Processes: []int{}, Config: j.cfg.clone(), Stopped: j.stopped,
-		LastError: j.lastError, configJSON: j.cfgJSON}
+		LastError: j.lastError, Health: j.health(), configJSON: j.cfgJSON}
 	info.Active = info.Running > 0
 	for _, p := range append(append([]*process(nil), j.procs...), j.once...) {
 		info.Processes = append(info.Processes, p.id)
 	}
 	switch {
+	case j.depWait != "":
+		info.Waiting = j.depWait
 	case !j.retryAt.IsZero():
 		info.Waiting = fmt.Sprintf("flapping: retry in %s", time.Until(j.retryAt).Round(time.Millisecond))
 	case !j.restartAt.IsZero():
@@ -579,7 +609,8 @@ func (p *process) info() ProcessInfo {
 		Env: map[string]string{}, OSPid: p.osPid,
 		CreateTime: float64(p.started.UnixMicro()) / 1e6, Commited: p.committed,
 		RedirectOutput: nonNil(slices.Clone(p.cfg.RedirectOutput)), RedirectInput: p.cfg.RedirectInput,
-		CustomStreams: nonNil(slices.Clone(p.cfg.CustomStreams)), Active: !p.stopping, Started: p.started}
+		CustomStreams: nonNil(slices.Clone(p.cfg.CustomStreams)), Active: !p.stopping, Started: p.started,
+		Health: p.health, Probe: p.lastProbe}
 	if info.Args == nil {
 		info.Args = []string{}
 	}
@@ -651,6 +682,21 @@ func (s *Supervisor) Apply(ctx context.Context, jobs []JobSpec) (added, changed,
 				js.Session = DefaultSession
 			}
 			want[js.Session+"."+js.Config.Name] = js
+		}
+		// The whole new graph must be free of cycles, or nothing changes.
+		override := map[string]*JobConfig{}
+		for _, sn := range s.sessionSeq {
+			for _, j := range s.sessions[sn].jobs {
+				if _, ok := want[j.full]; !ok && j.fromConfig {
+					override[j.full] = nil
+				}
+			}
+		}
+		for full, js := range want {
+			override[full] = &js.Config
+		}
+		if err := s.checkGraph(override); err != nil {
+			return fmt.Errorf("reload: %w", err)
 		}
 		for _, sn := range slices.Clone(s.sessionSeq) {
 			sess := s.sessions[sn]

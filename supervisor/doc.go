@@ -53,5 +53,20 @@
 // gaffer jobs by descending Priority, the jobs of one level together. The
 // next level gets its stop signal when the last process of the current one
 // is reaped; nothing is started or restarted meanwhile, and each level takes
-// at most its processes' graceful timeouts.
+// at most its processes' graceful timeouts. Dependents stop before their
+// dependencies: a level also takes the jobs depending on its jobs, and a
+// job is signalled once the jobs depending on it have no process left.
+//
+// # Dependencies and health
+//
+// A job with DependsOn is held (waiting, with a reason such as "waiting for
+// db: healthy") until every dependency's condition holds: started (for at
+// least Delay), healthy (readiness), or completed (a one-shot that exited 0).
+// The loop keeps a reverse index of dependents and re-evaluates exactly the
+// dependents of a job whose state changed; a Delay arms the single timer.
+// A dependency with Propagate stops its dependent when it dies, stops or
+// restarts, and starts it again once the condition holds. Loads and updates
+// that would make a cycle fail with ErrCycle. Readiness and liveness probes
+// run per process (internal/probe); their reports enter the loop as
+// requests. See depsched.go and probes.go.
 package supervisor

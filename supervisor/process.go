@@ -32,6 +32,15 @@ type process struct {
 	killAt   time.Time
 	escapees []int
 
+	// Health (probes.go). ready: the readiness probe passed (or, without
+	// one, never consulted); health: "", starting, healthy or unhealthy.
+	ready      bool
+	health     string
+	lastProbe  string
+	liveFails  bool // the liveness probe failed: restarted
+	probers    []stopper
+	propagated bool // stopped because a dependency went away
+
 	outputs map[string]*Tail   // by label; immutable after newProcess
 	inputs  map[string]*writer // "stdin" and custom stream labels; immutable after newProcess
 }

@@ -117,6 +117,11 @@ type ProgramInfo struct {
 	ID         int               // gaffer's internal pid of the live process, 0 when none
 	Logs       map[string]string // output label → log file path (AUTO names from the load on); shared: read only
 	Priority   int
+	// Waiting is why the program is held before its start, "waiting for
+	// db: healthy"; "" when it is not.
+	Waiting string
+	// Health sums up its readiness: "", starting, healthy or unhealthy.
+	Health string
 	// Config is the job's config. Its maps and slices are shared with the
 	// supervisor, which never modifies them (a config change replaces the
 	// whole config): read them, never write to them.
@@ -136,6 +141,7 @@ func (s *Supervisor) setState(j *job, to State, e Event) {
 		e.OSPid = ps.pid
 	}
 	s.publish("state", j.full, e)
+	s.touch(j)
 	// Waiters decide on every transition whether they are done. A waiter may
 	// cause transitions itself (a restart after a stop), so the list is taken
 	// out while they run.
@@ -218,7 +224,7 @@ func (s *Supervisor) updateProgram(j *job, cfg JobConfig) {
 			return false
 		}
 		if !s.shutting && s.sessions[j.session] != nil && s.sessions[j.session].jobs[j.name] == j {
-			s.startProgram(j)
+			s.startProgramGated(j)
 		}
 		return true
 	}
@@ -233,6 +239,15 @@ func (s *Supervisor) startProgram(j *job) {
 	s.beginStart(j)
 	p, err := s.spawn(j, false, 0, nil)
 	s.endStart(j, p, err)
+}
+
+// startProgramGated starts the program if its dependencies hold; else it
+// is held (waiting) and started once they do.
+func (s *Supervisor) startProgramGated(j *job) {
+	j.stopped = false
+	if s.depsHold(j) {
+		s.startProgram(j)
+	}
 }
 
 // startProgramLater is startProgram with the spawn left to flushSpawns, so
@@ -311,9 +326,20 @@ func (s *Supervisor) onProgramExit(j *job, p *process, ex proc.Exit) {
 		ps.exitStatus = -1 // killed by a signal: never an expected exit
 	}
 	e := Event{Pid: p.id, OSPid: p.osPid}
+	if ps.state != StateStopping {
+		s.propagate(j) // it died: propagating dependents restart
+	}
 	switch ps.state {
 	case StateStopping:
 		s.setState(j, StateStopped, e)
+		if j.propRestart && !s.shutting {
+			// Stopped because a dependency went away: start again once
+			// the dependencies hold, whatever autorestart says.
+			j.propRestart = false
+			j.depHeld = true
+			j.stopped = false
+			s.markDirty(j)
+		}
 		return
 	case StateStarting:
 		if now.Sub(ps.start) <= j.cfg.Program.StartSecs {
@@ -338,10 +364,10 @@ func (s *Supervisor) onProgramExit(j *job, p *process, ex proc.Exit) {
 	}
 	switch j.cfg.Program.AutoRestart {
 	case RestartAlways:
-		s.startProgram(j)
+		s.startProgramGated(j)
 	case RestartUnexpected:
 		if !expected {
-			s.startProgram(j)
+			s.startProgramGated(j)
 		}
 	}
 }
@@ -351,6 +377,8 @@ func (s *Supervisor) onProgramExit(j *job, p *process, ex proc.Exit) {
 func (s *Supervisor) stopProgram(j *job, shutdown bool) error {
 	ps := &j.prog
 	j.stopped, j.target = true, 0
+	held := j.depHeld
+	s.clearHeld(j)
 	switch ps.state {
 	case StateBackoff:
 		j.restartAt = time.Time{}
@@ -366,7 +394,11 @@ func (s *Supervisor) stopProgram(j *job, shutdown bool) error {
 			s.setState(j, StateStopping, Event{Pid: p.id, OSPid: p.osPid})
 			s.stopProc(p)
 		}
+		s.propagate(j)
 		return nil
+	}
+	if held {
+		return nil // it was waiting to start: now it will not
 	}
 	return fmt.Errorf("stop %q: %w", j.full, ErrNotRunning)
 }
@@ -384,7 +416,7 @@ func (s *Supervisor) onProgramDeadlines(now time.Time, j *job) {
 	}
 	if !j.restartAt.IsZero() && !now.Before(j.restartAt) {
 		j.restartAt = time.Time{}
-		if ps.state == StateBackoff && !s.shutting {
+		if ps.state == StateBackoff && !s.shutting && s.depsHold(j) {
 			s.startProgram(j)
 		}
 	}
@@ -443,9 +475,11 @@ func (s *Supervisor) StartProgram(ctx context.Context, name string, wait bool) e
 		if err := checkCommand(j); err != nil {
 			return err
 		}
-		s.startProgram(j)
+		s.startProgramGated(j)
 		check := func() bool {
 			switch {
+			case j.depHeld && !j.stopped:
+				return false // waiting for its dependencies
 			case ps.spawnErr != "":
 				done <- fmt.Errorf("%q: %s: %w", j.full, ps.spawnErr, ErrSpawnError)
 			case ps.state == StateRunning:
@@ -489,7 +523,7 @@ func (s *Supervisor) StopProgram(ctx context.Context, name string, wait bool) er
 		if err != nil {
 			return err
 		}
-		if !j.prog.state.Running() {
+		if !j.prog.state.Running() && !j.depHeld {
 			return fmt.Errorf("%q: %w", j.full, ErrNotRunning)
 		}
 		if err := s.stopProgram(j, false); err != nil {
@@ -533,7 +567,7 @@ func (s *Supervisor) StopPrograms(ctx context.Context, names []string, wait bool
 		var stopping []*job
 		for i, name := range names {
 			j, err := s.programJob(name)
-			if err == nil && !j.prog.state.Running() {
+			if err == nil && !j.prog.state.Running() && !j.depHeld {
 				err = fmt.Errorf("%q: %w", j.full, ErrNotRunning)
 			}
 			if err == nil {
@@ -621,7 +655,7 @@ func (s *Supervisor) programInfo(j *job) ProgramInfo {
 	ps := &j.prog
 	info := ProgramInfo{Name: j.name, Group: j.session, State: ps.state, Start: ps.start, Stop: ps.stop,
 		SpawnErr: ps.spawnErr, ExitStatus: ps.exitStatus, Pid: ps.pid, Logs: j.logPaths(),
-		Priority: j.cfg.Priority, Config: j.cfg}
+		Priority: j.cfg.Priority, Waiting: j.depWait, Health: j.health(), Config: j.cfg}
 	if len(j.procs) > 0 && ps.pid != 0 {
 		info.ID = j.procs[0].id
 	}

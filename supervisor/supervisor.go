@@ -54,6 +54,12 @@ type Options struct {
 	// Identifier names this supervisor in AUTO log file names and event
 	// listener headers (supervisord's identifier; "supervisor" when empty).
 	Identifier string
+	// NotifySocket is the path of the sd_notify socket opened when a job
+	// has a notify readiness probe; a file in os.TempDir() unique to this
+	// supervisor when empty.
+	NotifySocket string
+	// Observer, when set, receives spawn, exit and reap measurements (metrics).
+	Observer Observer
 }
 
 // Supervisor keeps jobs' processes alive. All its state is owned by one
@@ -81,8 +87,14 @@ type Supervisor struct {
 	pendingSet      map[*job]bool         // membership of pending
 	pendingPrograms []*job                // programs in STARTING whose process flushSpawns starts
 	stopLevels      [][]*job              // shutdown: levels not yet stopping, in order
-	stopLevel       map[*job]bool         // shutdown: the level stopping now
+	stopLevel       map[*job]bool         // shutdown: the stop set of the level stopping now
+	stopSet         []*job                // shutdown: that stop set, in order
 	logFiles        map[string]*sharedLog // open log files by absolute path
+	dependents      map[string][]*job     // full name of a dependency → jobs depending on it (loaded or not)
+	depDirty        []*job                // dependents to re-evaluate before the next spawn batch
+	depDirtySet     map[*job]bool         // membership of depDirty
+	stopSignalled   map[*job]bool         // shutdown: jobs of the current stop set already signalled
+	health          healthState           // probes and sd_notify
 }
 
 type session struct {
@@ -114,8 +126,10 @@ func New(opts Options) *Supervisor {
 		procs:    map[int]*process{},
 		byOS:     map[int]*process{},
 
-		pendingSet: map[*job]bool{},
-		logFiles:   map[string]*sharedLog{},
+		pendingSet:  map[*job]bool{},
+		logFiles:    map[string]*sharedLog{},
+		dependents:  map[string][]*job{},
+		depDirtySet: map[*job]bool{},
 	}
 }
 
@@ -152,6 +166,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 		s.armTimer()
 	}
 	s.timer.Stop()
+	s.closeNotify()
 	return nil
 }
 
@@ -209,6 +224,7 @@ func (s *Supervisor) publish(typ, name string, e Event) {
 // ---- the loop's handlers -------------------------------------------------
 
 func (s *Supervisor) reap() {
+	defer s.observeReap(time.Now())
 	if s.opts.ReapAll {
 		for range 1 << 20 {
 			ex, ok := proc.ReapAny()
@@ -217,6 +233,8 @@ func (s *Supervisor) reap() {
 			}
 			if p := s.byOS[ex.Pid]; p != nil {
 				s.onExit(p, ex)
+			} else {
+				s.reapProbe(ex.Pid, ex) // an exec probe's exit goes to its waiter
 			}
 		}
 	} else {
@@ -225,6 +243,7 @@ func (s *Supervisor) reap() {
 				s.onExit(p, ex)
 			}
 		}
+		s.reapOwnProbes()
 	}
 	if s.shutting {
 		s.advanceShutdown()
@@ -243,6 +262,10 @@ func (s *Supervisor) onDeadlines(now time.Time) {
 	}
 	for _, sess := range s.sessions {
 		for _, j := range sess.jobs {
+			if j.depHeld && !j.depAt.IsZero() && !now.Before(j.depAt) {
+				j.depAt = time.Time{}
+				s.markDirty(j) // a delayed "started" dependency may hold now
+			}
 			if j.cfg.Program != nil {
 				s.onProgramDeadlines(now, j)
 				continue
@@ -278,6 +301,9 @@ func (s *Supervisor) armTimer() {
 			early(j.retryAt)
 			early(j.restartAt)
 			early(j.prog.runningAt)
+			if j.depHeld {
+				early(j.depAt)
+			}
 		}
 	}
 	if next.Equal(s.timerAt) {
@@ -361,28 +387,64 @@ func shutdownLevels(jobs []*job) [][]*job {
 }
 
 // advanceShutdown stops the next levels once no process of the current one
-// is left; levels without live processes pass at once.
+// is left; levels without live processes pass at once. A level's stop set
+// is its jobs plus every job depending on them, directly or not (those
+// must go first even if their own level comes later); within it, a job is
+// signalled only once the jobs depending on it have no live process, so
+// dependents stop before their dependencies.
 func (s *Supervisor) advanceShutdown() {
-	for range len(s.stopLevels) + 1 {
+	for range len(s.stopLevels) + 2 {
+		s.signalStopSet()
 		for _, p := range s.procs {
 			if s.stopLevel[p.job] {
 				return // still stopping
 			}
 		}
 		if len(s.stopLevels) == 0 {
-			s.stopLevel = nil
+			s.stopLevel, s.stopSet, s.stopSignalled = nil, nil, nil
 			return
 		}
 		level := s.stopLevels[0]
 		s.stopLevels = s.stopLevels[1:]
 		s.stopLevel = make(map[*job]bool, len(level))
+		s.stopSignalled = map[*job]bool{}
+		s.stopSet = nil
 		for _, j := range level {
-			s.stopLevel[j] = true
+			s.addStopSet(j)
+		}
+	}
+}
+
+// addStopSet adds j and, transitively, the loaded jobs depending on it to
+// the stop set of the current shutdown level.
+func (s *Supervisor) addStopSet(j *job) {
+	if s.stopLevel[j] || !s.loaded(j) {
+		return
+	}
+	s.stopLevel[j] = true
+	s.stopSet = append(s.stopSet, j)
+	for _, d := range s.dependents[j.full] {
+		s.addStopSet(d)
+	}
+}
+
+// signalStopSet signals every job of the stop set whose dependents are
+// gone, until no more can be.
+func (s *Supervisor) signalStopSet() {
+	for range len(s.stopSet) + 1 {
+		progress := false
+		for _, j := range s.stopSet {
+			if s.stopSignalled[j] || !s.dependentsGone(j) {
+				continue
+			}
+			s.stopSignalled[j] = true
+			progress = true
 			if j.cfg.Program != nil {
 				_ = s.stopProgram(j, true) // not running is fine; BACKOFF becomes FATAL
 			}
 			j.stopped, j.target = true, 0
 			j.retryAt, j.restartAt = time.Time{}, time.Time{}
+			s.clearHeld(j)
 			for _, p := range j.procs {
 				s.stopProc(p)
 			}
@@ -390,7 +452,21 @@ func (s *Supervisor) advanceShutdown() {
 				s.stopProc(p)
 			}
 		}
+		if !progress {
+			return
+		}
 	}
+}
+
+// dependentsGone reports whether no loaded job depending on j has a live
+// process.
+func (s *Supervisor) dependentsGone(j *job) bool {
+	for _, d := range s.dependents[j.full] {
+		if d != j && d.alive > 0 && s.loaded(d) {
+			return false
+		}
+	}
+	return true
 }
 
 // loaded reports whether j is still a loaded job (not unloaded).
@@ -426,6 +502,16 @@ type job struct {
 	// them at config load; kept across restarts.
 	autoLogs map[string]string
 	logView  map[string]string // label → log file, shared read-only by ProgramInfo; nil = to rebuild
+
+	// Dependencies (depsched.go).
+	depHeld     bool      // a start is held until the dependencies hold
+	depWait     string    // why, "waiting for db: healthy"; "" when not held
+	depAt       time.Time // held by a delayed "started" dependency until then
+	draining    int       // processes stopped by propagation, not yet reaped
+	propRestart bool      // program stopped by propagation: start it again once reaped
+	alive       int       // processes not yet reaped (supervised, committed, stopping)
+	lastExit    proc.Exit // of the last reaped process
+	lastExitSet bool
 }
 
 // logSet is one generation of a job's log files. Pumps of its processes hold
@@ -503,6 +589,9 @@ func (s *Supervisor) addJob(sessionName string, cfg JobConfig, env map[string]st
 	if sess != nil && sess.jobs[cfg.Name] != nil {
 		return nil, fmt.Errorf("load %q: %w", sessionName+"."+cfg.Name, ErrConflict)
 	}
+	if err := s.checkGraph(map[string]*JobConfig{sessionName + "." + cfg.Name: &cfg}); err != nil {
+		return nil, fmt.Errorf("load %q: %w", sessionName+"."+cfg.Name, err)
+	}
 	if sess == nil {
 		sess = &session{name: sessionName, jobs: map[string]*job{}}
 		s.sessions[sessionName] = sess
@@ -512,8 +601,10 @@ func (s *Supervisor) addJob(sessionName string, cfg JobConfig, env map[string]st
 		cfg: cfg.clone(), sessionEnv: env, stopped: true}
 	sess.jobs[cfg.Name] = j
 	sess.seq = append(sess.seq, cfg.Name)
+	s.indexDeps(j)
 	s.resolveAutoLogs(j)
 	s.publish("load", j.full, Event{})
+	s.touch(j) // dependents waiting for it to be loaded
 	return j, nil
 }
 
@@ -531,7 +622,10 @@ func (s *Supervisor) startJob(j *job) {
 		s.publish("start", j.full, Event{})
 		s.publish("job."+j.full+".start", j.full, Event{})
 		if !j.prog.state.Running() && j.prog.state != StateStopping {
-			s.startProgramLater(j)
+			j.stopped = false
+			if s.depsHold(j) {
+				s.startProgramLater(j)
+			}
 		}
 		return
 	}
@@ -545,6 +639,8 @@ func (s *Supervisor) startJob(j *job) {
 }
 
 func (s *Supervisor) stopJob(j *job) {
+	s.clearHeld(j)
+	j.propRestart = false
 	if j.cfg.Program != nil {
 		s.publish("stop", j.full, Event{})
 		s.publish("job."+j.full+".stop", j.full, Event{})
@@ -567,9 +663,15 @@ func (s *Supervisor) stopAll(j *job) {
 		s.publish("stop_process", j.full, Event{Pid: p.id})
 		s.stopProc(p)
 	}
+	if len(ps) > 0 {
+		s.propagate(j)
+		s.touch(j)
+	}
 }
 
 func (s *Supervisor) removeJob(j *job) {
+	s.unindexDeps(j)
+	s.touch(j) // its dependents now wait for it to be loaded
 	sess := s.sessions[j.session]
 	delete(sess.jobs, j.name)
 	sess.seq = slices.DeleteFunc(sess.seq, func(n string) bool { return n == j.name })
@@ -585,7 +687,7 @@ func (s *Supervisor) manage(j *job) {
 	if !s.canSpawn(j) {
 		return
 	}
-	if len(j.procs) < j.target && !s.pendingSet[j] {
+	if len(j.procs) < j.target && !s.pendingSet[j] && j.draining == 0 && s.depsHold(j) {
 		s.pendingSet[j] = true
 		s.pending = append(s.pending, j) // started by flushSpawns at the end of this step
 	}
@@ -612,9 +714,11 @@ func (s *Supervisor) canSpawn(j *job) bool {
 
 // onExit handles a reaped child.
 func (s *Supervisor) onExit(p *process, ex proc.Exit) {
+	s.observeExit(p, ex)
 	delete(s.byOS, p.osPid)
 	delete(s.procs, p.id)
 	p.exited(ex)
+	s.stopProbes(p)
 	if !p.cfg.Detach {
 		// Whatever is left of its group, and the descendants that left the
 		// group while it was being stopped, go with it: no orphans.
@@ -624,6 +728,12 @@ func (s *Supervisor) onExit(p *process, ex proc.Exit) {
 		_ = proc.Signal(d, syscall.SIGKILL, false)
 	}
 	j := p.job
+	j.alive--
+	j.lastExit, j.lastExitSet = ex, true
+	if p.propagated {
+		j.draining--
+	}
+	defer s.touch(j)
 	e := Event{Pid: p.id, OSPid: p.osPid, Once: p.committed, ExitStatus: ex.Code, TermSignal: ex.Signal}
 	if ex.Signal != 0 {
 		e.ExitStatus = 0 // gaffer reports exit_status 0 when killed; term_signal says which
@@ -640,6 +750,9 @@ func (s *Supervisor) onExit(p *process, ex proc.Exit) {
 	}
 	crashed := slices.Contains(j.procs, p)
 	j.procs = slices.DeleteFunc(j.procs, func(q *process) bool { return q == p })
+	if crashed {
+		s.propagate(j)
+	}
 	if j.stopped || s.shutting {
 		return
 	}
@@ -721,11 +834,19 @@ type spawnPlan struct {
 	spec      proc.Spec
 	op        *proc.Process
 	err       error
+	took      time.Duration // proc.Start's fork/exec time, for Options.Observer
 }
 
 func (s *Supervisor) prepareSpawn(j *job, committed bool, graceful time.Duration, env map[string]string) (*spawnPlan, error) {
 	cfg := &j.cfg
 	penv := buildEnv(cfg, j.sessionEnv, env)
+	if r := cfg.Readiness; r != nil && r.Kind == ProbeNotify && !committed {
+		path, err := s.notifySocket()
+		if err != nil {
+			return nil, fmt.Errorf("spawn %q: %w", j.full, err)
+		}
+		penv["NOTIFY_SOCKET"] = path
+	}
 	prog, args, err := commandLine(cfg, penv)
 	if err != nil {
 		return nil, fmt.Errorf("spawn %q: %w", j.full, err)
@@ -751,6 +872,7 @@ func (s *Supervisor) prepareSpawn(j *job, committed bool, graceful time.Duration
 }
 
 func (pl *spawnPlan) start() {
+	defer pl.timed(time.Now())
 	pl.op, pl.err = proc.Start(pl.spec)
 	if pl.err != nil {
 		pl.err = fmt.Errorf("spawn %q: %w: %w", pl.j.full, ErrSpawn, pl.err)
@@ -767,12 +889,16 @@ func (s *Supervisor) register(pl *spawnPlan) *process {
 	}
 	s.procs[p.id] = p
 	s.byOS[p.osPid] = p
+	s.observeSpawn(pl)
+	j.alive++
 	j.lastError = ""
 	e := Event{Pid: p.id, OSPid: p.osPid}
 	s.publish("spawn", j.full, e)
 	if !pl.committed {
 		s.publish("job."+j.full+".spawn", j.full, e)
 	}
+	s.startProbes(p)
+	s.touch(j)
 	return p
 }
 
@@ -795,7 +921,11 @@ func (s *Supervisor) spawn(j *job, committed bool, graceful time.Duration, env m
 // waits for the batch (milliseconds); pids are registered before any exit
 // can be reaped, since reaping happens in this same loop.
 func (s *Supervisor) flushSpawns() {
-	for range 100 { // a spawn failure cannot re-queue in the same step; bounded anyway
+	// Each round may free dependents of what it spawned (a chain starts
+	// one link per round); a spawn failure cannot re-queue in the same
+	// step. Bounded anyway.
+	for range 1 << 16 {
+		s.settleDeps()
 		if len(s.pending) == 0 && len(s.pendingPrograms) == 0 {
 			return
 		}
@@ -836,7 +966,7 @@ func (s *Supervisor) flushSpawns() {
 			queue <- pl
 		}
 		for _, j := range jobs {
-			if !s.canSpawn(j) {
+			if !s.canSpawn(j) || j.draining > 0 || !s.depsHold(j) {
 				continue
 			}
 			for n := j.target - len(j.procs); n > 0; n-- {

@@ -54,6 +54,8 @@ func (e Event) Message() map[string]any {
 		m["exit_status"], m["term_signal"], m["once"] = e.ExitStatus, e.TermSignal, e.Once
 	case "stop_process":
 		m["pid"] = e.Pid
+	case "healthy", "unhealthy":
+		m["pid"], m["os_pid"] = e.Pid, e.OSPid
 	case "kill":
 		if e.Pid != 0 {
 			m["pid"] = e.Pid
@@ -101,9 +103,10 @@ var ErrOverflow = errors.New("subscriber too slow: event queue overflowed")
 
 // Bus fans events out to subscribers. The zero value is not usable; use NewBus.
 type Bus struct {
-	mu   sync.RWMutex
-	subs map[*Sub]struct{}
-	seq  atomic.Uint64
+	mu      sync.RWMutex
+	subs    map[*Sub]struct{}
+	seq     atomic.Uint64 // events published so far
+	dropped atomic.Uint64 // events lost to full queues, all subscribers together
 }
 
 // NewBus returns an empty bus.
@@ -191,6 +194,7 @@ func (s *Sub) deliver(e Event) {
 		default:
 		}
 		if s.policy == CloseSub {
+			s.bus.dropped.Add(1) // e itself: the queue before it stays readable
 			s.closed = true
 			s.err = ErrOverflow
 			close(s.ch)
@@ -200,6 +204,7 @@ func (s *Sub) deliver(e Event) {
 		select {
 		case <-s.ch: // make room: the oldest event goes
 			s.dropped.Add(1)
+			s.bus.dropped.Add(1)
 		default:
 		}
 	}
@@ -229,6 +234,14 @@ func (b *Bus) Publish(e Event) {
 		}
 	}
 }
+
+// Published is the number of events published on the bus so far.
+func (b *Bus) Published() uint64 { return b.seq.Load() }
+
+// Dropped is the number of events subscribers lost so far, all together:
+// those a DropOldest queue dropped, and the one that closed a CloseSub
+// subscription on overflow.
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
 
 // HasSubscribers reports whether anyone listens to typ; publishers use it to
 // skip building costly events (output chunks) nobody reads.

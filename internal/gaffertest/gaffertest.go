@@ -5,6 +5,8 @@ package gaffertest
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -63,6 +65,10 @@ var Helpers = map[string]func(args []string) int{
 			}
 		}
 	},
+	// http-after SECONDS PORTFILE [ADDR]: serve HTTP on ADDR (a free
+	// loopback port when not given), write the port to PORTFILE; /health
+	// answers 503 for SECONDS, then 200. Runs until signalled.
+	"http-after": httpAfter,
 	// chatty N: write N numbered lines as fast as possible, then sleep.
 	"chatty": func(args []string) int {
 		n, _ := strconv.Atoi(args[0])
@@ -71,6 +77,71 @@ var Helpers = map[string]func(args []string) int{
 		}
 		return sleepForever()
 	},
+	// notify-ready DELAY_MS: sleep DELAY_MS, send READY=1 to the sd_notify
+	// socket in $NOTIFY_SOCKET, sleep forever.
+	"notify-ready": func(args []string) int {
+		ms, _ := strconv.Atoi(args[0])
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		c, err := net.Dial("unixgram", os.Getenv("NOTIFY_SOCKET"))
+		if err == nil {
+			_, err = c.Write([]byte("READY=1"))
+			c.Close()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "notify-ready:", err)
+			return 1
+		}
+		return sleepForever()
+	},
+}
+
+func httpAfter(args []string) int {
+	if len(args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: http-after SECONDS PORTFILE")
+		return 2
+	}
+	secs, err := strconv.ParseFloat(args[0], 64)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	addr := "127.0.0.1:0"
+	if len(args) > 2 {
+		addr = args[2]
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	readyAt := time.Now().Add(time.Duration(secs * float64(time.Second)))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		if time.Now().Before(readyAt) {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	if err := os.WriteFile(args[1]+".tmp", []byte(port), 0o644); err != nil {
+		return 1
+	}
+	os.Rename(args[1]+".tmp", args[1])
+	http.Serve(ln, mux)
+	return 1
+}
+
+// FreeAddr returns a loopback address with a port free right now, for a
+// helper that must listen where a config says before it starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func spawnChild(file string, setsid bool) int {

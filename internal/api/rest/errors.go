@@ -73,6 +73,8 @@ func apiErrorOf(err error) *apiError {
 		return manager(http.StatusBadRequest, "bad_signal")
 	case errors.Is(err, supervisor.ErrBadScale):
 		return manager(http.StatusBadRequest, "bad_operation")
+	case errors.Is(err, supervisor.ErrCycle):
+		return manager(http.StatusBadRequest, "dependency_cycle")
 	case errors.Is(err, supervisor.ErrBadRequest), errors.Is(err, supervisor.ErrMissingName),
 		errors.Is(err, supervisor.ErrMissingCmd), errors.Is(err, supervisor.ErrBadName),
 		errors.Is(err, supervisor.ErrBadValue):

@@ -642,6 +642,9 @@ func processInfo(pi supervisor.ProgramInfo, now time.Time) ProcessInfo {
 
 // description is supervisor's human description of a process.
 func description(pi supervisor.ProgramInfo, now time.Time) string {
+	if pi.Waiting != "" && (pi.State == supervisor.StateStopped || pi.State == supervisor.StateExited) {
+		return pi.Waiting // "waiting for db: healthy": held by a dependency
+	}
 	switch pi.State {
 	case supervisor.StateRunning:
 		up := max(now.Sub(pi.Start), 0) / time.Second

@@ -160,6 +160,9 @@ func TestDescriptions(t *testing.T) {
 		{supervisor.ProgramInfo{State: supervisor.StateFatal, SpawnErr: "can't find command"}, "can't find command"},
 		{supervisor.ProgramInfo{Name: "x", State: supervisor.StateBackoff}, `unknown error (try "tail x")`},
 		{supervisor.ProgramInfo{State: supervisor.StateStarting}, ""},
+		{supervisor.ProgramInfo{State: supervisor.StateStopped, Waiting: "waiting for db: healthy"}, "waiting for db: healthy"},
+		{supervisor.ProgramInfo{State: supervisor.StateRunning, Pid: 7, Start: now.Add(-65 * time.Second), Waiting: "stale"}, "pid 7, uptime 0:01:05"},
+		{supervisor.ProgramInfo{State: supervisor.StateRunning, Pid: 8, Start: start.Add(-48 * time.Hour)}, "pid 8, uptime 3 days, 2:03:07"},
 	} {
 		if got := description(tt.info, now); got != tt.want {
 			t.Errorf("description(%v) = %q, want %q", tt.info.State, got, tt.want)
