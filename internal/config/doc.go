@@ -1,7 +1,7 @@
 // Package config owns gaffer's configuration files: it turns a gafferd INI
-// file (with its includes), a supervisord.conf (with its includes) or a
-// JSON job file into one canonical, validated value (Config, or []Job for
-// JSON). Nothing else in gaffer parses these formats; gafferd applies
+// file (with its includes), a supervisord.conf (with its includes), a
+// gaggled config (Boost INFO, with its includes) or a JSON job file into
+// one canonical, validated value (Config, or []Job for JSON). Nothing else in gaffer parses these formats; gafferd applies
 // command-line overrides on top of the result and hands the jobs to the
 // supervisor. Everything here is a pure function of its input files (and,
 // for supervisord.conf, of the environment, host name and working
@@ -124,6 +124,29 @@
 //     supervisord.conf is an error.
 //   - Limits: at most 10000 processes, 64 MiB of expanded text, format
 //     widths of 4096.
+//
+// Dependencies and probes (depends.go) use the same keys in both INI
+// dialects: depends_on = NAME [(CONDITION, delay=SECONDS, propagate)], …,
+// readiness / liveness = KIND TARGET and their _initial_delay, _period,
+// _timeout, _success_threshold and _failure_threshold. In a
+// supervisord.conf they are gafferd extensions (supervisord rejects them);
+// a name there is a program or group:program, resolved after every program
+// is built to the full names of all its processes.
+//
+// # gaggled
+//
+// IsGaggled tells a gaggled config by content (see its doc); info.go reads
+// the INFO syntax, gaggled.go maps programs onto supervisor programs of
+// session "default" (gaggled-dependencies.md §1–§3).
+//
+// # Checks
+//
+// Load, Parse, ParseSupervisord, LoadSupervisord, ParseGaggled and
+// LoadGaggled refuse dependency cycles and dependencies on jobs that are
+// not in the config (internal/deps finds them). Check (gafferd -t) adds
+// what is not refused at start-up: dependencies of jobs started at boot on
+// jobs that are not, and commands not found on the job's PATH; it is the
+// only part of the package that looks at the machine (PATH, files).
 //
 // The command is kept as written (getAllConfigInfo shows it so) and split
 // at spawn by supervisor.SplitCommand, which gives exactly what supervisor's

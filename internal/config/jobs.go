@@ -10,16 +10,17 @@ import (
 
 // jobKeyNames lists the keys of a job section, for the unknown-key message.
 const jobKeyNames = "cmd, args, env:<NAME>, uid, gid, cwd, detach, shell, redirect_input, os_env, " +
-	"numprocesses, start, flapping, redirect_output, custom_streams, graceful_timeout, priority, backoff"
+	"numprocesses, start, flapping, redirect_output, custom_streams, graceful_timeout, priority, backoff, " +
+	"depends_on, readiness, liveness and their _initial_delay, _period, _timeout, _success_threshold, _failure_threshold"
 
 var jobKeys = map[string]bool{
 	"cmd": true, "args": true, "uid": true, "gid": true, "cwd": true, "detach": true, "shell": true,
 	"redirect_input": true, "os_env": true, "numprocesses": true, "start": true, "flapping": true,
 	"redirect_output": true, "custom_streams": true, "graceful_timeout": true, "priority": true,
-	"backoff": true,
+	"backoff": true, "depends_on": true,
 }
 
-func isJobKey(k string) bool { return jobKeys[k] || strings.HasPrefix(k, "env:") }
+func isJobKey(k string) bool { return jobKeys[k] || strings.HasPrefix(k, "env:") || isProbeKey(k) }
 
 // splitSpec reads the text after "job:", "process:" or "env:" session-first:
 // it splits at the first '/', else ':', else '.'; no separator = default
@@ -96,12 +97,17 @@ func (b *builder) job(sec *section) {
 		switch {
 		case strings.HasPrefix(k, "env:"):
 			given["env"] = true
+		case isProbeKey(k):
+			given[probeOf(k)] = true
 		case k != "start":
 			given[k] = true
 		}
 		if err := setJobKey(&cfg, k, e.name, v); err != nil {
 			b.fail(e.pos, sec.name, e.name, err)
 		}
+	}
+	for _, which := range missingProbeKinds(&cfg) {
+		b.fail(sec.pos, sec.name, which, fmt.Errorf("%w: %s timings are set but %s = KIND … is not (%s)", ErrMissing, which, which, probeForm))
 	}
 	if len(b.errs) > nerr {
 		return // Validate would only repeat the value errors in other words
@@ -167,7 +173,20 @@ func setJobKey(c *supervisor.JobConfig, key, written, v string) (err error) {
 		c.RedirectOutput = parseLabels(v)
 	case "custom_streams":
 		c.CustomStreams = parseLabels(v)
-	default: // env:NAME
+	case "depends_on":
+		var refs []depRef
+		refs, err = parseDependsOn(v, validIniDepName)
+		c.DependsOn = nil
+		for _, r := range refs {
+			d := r.Dep
+			d.Job = r.Name
+			c.DependsOn = append(c.DependsOn, d)
+		}
+	default:
+		if isProbeKey(key) {
+			return setProbeKey(c, key, v)
+		}
+		// env:NAME
 		if c.Env == nil {
 			c.Env = map[string]string{}
 		}

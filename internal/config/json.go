@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gafferhq/gaffer/supervisor"
@@ -70,6 +71,20 @@ func LoadJSONJobs(name string, data []byte) ([]Job, error) {
 		return nil, errors.Join(errs...)
 	}
 	return jobs, nil
+}
+
+// loadJSONConfig reads a JSON job file given to gafferd as its config: its
+// jobs, in boot order (ascending priority, ties in file order).
+func loadJSONConfig(name string, data []byte) (*Config, error) {
+	jobs, err := LoadJSONJobs(name, []byte(strings.TrimPrefix(string(data), "\ufeff")))
+	if err != nil {
+		return nil, err
+	}
+	cfg := newConfig()
+	cfg.Files = []string{name}
+	cfg.Jobs = jobs
+	slices.SortStableFunc(cfg.Jobs, func(x, y Job) int { return cmpInt(x.Config.Priority, y.Config.Priority) })
+	return cfg, nil
 }
 
 // decodeJSONJob decodes one job object; where ("jobs[1]", or "" for a lone

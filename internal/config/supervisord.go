@@ -136,7 +136,7 @@ var eventTypes = map[string]string{
 // directory is %(here)s and the base of [include] globs), with supervisor's
 // rules (see doc.go). Every problem is reported, joined.
 func ParseSupervisord(name string, data []byte) (*Config, error) {
-	return osHost().parseSupervisord(name, data)
+	return checked(osHost().parseSupervisord(name, data))
 }
 
 // LoadSupervisord reads the supervisord.conf at path.
@@ -146,7 +146,7 @@ func LoadSupervisord(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.parseSupervisord(path, data)
+	return checked(h.parseSupervisord(path, data))
 }
 
 // supervisordMarkers are the sections that make a file a supervisord.conf.

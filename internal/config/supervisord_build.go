@@ -24,6 +24,12 @@ type sbuilder struct {
 	globalEnv map[string]string // [supervisord] environment, for ENV_ and jobs
 	autoURL   string            // SUPERVISOR_SERVER_URL for serverurl=AUTO
 	nprocs    int               // processes so far, for maxProcesses
+
+	// depends_on resolution (resolveDeps): where each job's is written,
+	// the processes of each "group:program", the groups of each program.
+	depsAt     map[string]depSource
+	progJobs   map[string][]string
+	progGroups map[string][]string
 }
 
 func (b *sbuilder) fail(p pos, sec, key string, err error) {
@@ -36,7 +42,7 @@ func (b *sbuilder) warn(p pos, sec, key, text string) {
 
 func (h host) parseSupervisord(name string, data []byte) (*Config, error) {
 	b := &sbuilder{h: h, doc: newDocumentDialect(supervisordDialect), cfg: newConfig(), main: name, here: map[string]string{},
-		budget: maxExpanded}
+		budget: maxExpanded, depsAt: map[string]depSource{}, progJobs: map[string][]string{}, progGroups: map[string][]string{}}
 	b.sd = &Supervisord{}
 	b.cfg.Supervisord = b.sd
 	b.errs = b.doc.read(name, data)
@@ -363,6 +369,8 @@ func (b *sbuilder) build() {
 		case strings.HasPrefix(n, "ctlplugin:"): // supervisorctl's
 		case n == "supervisorctl":
 			b.ctl(sec)
+		case n == "email": // gafferd's mail notifications; supervisord ignores the section
+			b.email(sec)
 		case strings.HasPrefix(n, "fcgi-program:"):
 			b.fail(sec.pos, n, "", fmt.Errorf("%w: gaffer cannot run FastCGI programs (a socket shared as stdin) yet", ErrUnsupported))
 		case isGafferSection(n):

@@ -24,7 +24,11 @@ var programKeys = []string{"command", "process_name", "numprocs", "numprocs_star
 	"stdout_events_enabled", "stdout_syslog",
 	"stderr_logfile", "stderr_logfile_maxbytes", "stderr_logfile_backups", "stderr_capture_maxbytes",
 	"stderr_events_enabled", "stderr_syslog",
-	"environment", "directory", "umask", "serverurl"}
+	"environment", "directory", "umask", "serverurl",
+	// gafferd extensions (real supervisord rejects them): see depends.go.
+	"depends_on", "readiness", "readiness_initial_delay", "readiness_period", "readiness_timeout",
+	"readiness_success_threshold", "readiness_failure_threshold", "liveness", "liveness_initial_delay",
+	"liveness_period", "liveness_timeout", "liveness_success_threshold", "liveness_failure_threshold"}
 
 var listenerKeys = append(slices.Clip(programKeys), "events", "buffer_size", "result_handler")
 
@@ -168,6 +172,81 @@ func (b *sbuilder) programs() {
 			b.sd.Listeners = append(b.sd.Listeners, *g.pool)
 		}
 	}
+	b.resolveDeps()
+}
+
+// depSource is where a program's depends_on is written.
+type depSource struct {
+	e   *entry
+	sec string
+}
+
+// resolveDeps turns the program references of depends_on into job full
+// names: PROGRAM or GROUP:PROGRAM means every process of that program
+// (numprocs > 1 gives several jobs: the dependent waits for all of them).
+func (b *sbuilder) resolveDeps() {
+	for i := range b.cfg.Jobs {
+		j := &b.cfg.Jobs[i]
+		if len(j.Config.DependsOn) == 0 {
+			continue
+		}
+		at := b.depsAt[j.FullName()]
+		var out []supervisor.Dependency
+		for _, d := range j.Config.DependsOn {
+			targets, err := b.depTargets(d.Job)
+			if err != nil {
+				b.fail(at.e.pos, at.sec, at.e.name, err)
+				continue
+			}
+			for _, t := range targets {
+				if !slices.ContainsFunc(out, func(o supervisor.Dependency) bool { return o.Job == t }) {
+					nd := d
+					nd.Job = t
+					out = append(out, nd)
+				}
+			}
+		}
+		j.Config.DependsOn = out
+	}
+}
+
+// depTargets resolves a depends_on reference to the full names of its processes.
+func (b *sbuilder) depTargets(ref string) ([]string, error) {
+	key := ref
+	if !strings.Contains(ref, ":") {
+		groups := b.progGroups[ref]
+		switch len(groups) {
+		case 0:
+			key = ""
+		case 1:
+			key = groups[0] + ":" + ref
+		default:
+			return nil, fmt.Errorf("%w: program %s is in groups %s: write GROUP:%s", ErrInvalidValue, ref, strings.Join(groups, ", "), ref)
+		}
+	}
+	targets, ok := b.progJobs[key]
+	if !ok {
+		known := make([]string, 0, len(b.progJobs)+len(b.progGroups))
+		for k := range b.progJobs {
+			known = append(known, k)
+		}
+		for k := range b.progGroups {
+			known = append(known, k)
+		}
+		slices.Sort(known)
+		hint := ""
+		if s := suggest(ref, known); s != "" {
+			hint = fmt.Sprintf(" (did you mean %s?)", s)
+		}
+		return nil, fmt.Errorf("%w %q: no such program or eventlistener in this config%s", ErrUnknownProgram, ref, hint)
+	}
+	if targets == nil {
+		return nil, nil // the program has errors of its own
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("%w: program %s has no process (numprocs = 0), so nothing could satisfy the dependency", ErrInvalidValue, ref)
+	}
+	return targets, nil
 }
 
 // unknownProgram explains a [group:x] programs= entry without a program.
@@ -271,6 +350,10 @@ type progSettings struct {
 	user         string
 	umask        int
 	umaskSet     bool
+	deps         []depRef // depends_on, names as written (resolved by resolveDeps)
+	depsAt       *entry
+	readiness    *supervisor.Probe
+	liveness     *supervisor.Probe
 }
 
 // program reads [program:x] (kind "program") or [eventlistener:x] in group
@@ -295,6 +378,11 @@ func (b *sbuilder) program(sec *section, kind, name, group string) ([]*Job, int)
 	if err := checkName(kind, name); err != nil {
 		b.fail(sec.pos, sec.name, "", err)
 		return nil, p.priority
+	}
+	if key := group + ":" + name; !slices.Contains(b.progGroups[name], group) {
+		// Known even if it fails below (nil: no "unknown program" on top of its own errors).
+		b.progGroups[name] = append(b.progGroups[name], group)
+		b.progJobs[key] = nil
 	}
 	x := b.generic().with(map[string]any{"program_name": name, "group_name": group, "host_node_name": b.h.hostname}, nil, "")
 	o := opts{b, sec, x}
@@ -345,6 +433,25 @@ func (b *sbuilder) program(sec *section, kind, name, group string) ([]*Job, int)
 		o.check("user", fmt.Errorf("%w: empty user name", ErrInvalidValue))
 	}
 	p.umaskSet = o.octal("umask", &p.umask, 0o777)
+	if v, e, ok := b.value(sec, "depends_on", x); ok {
+		if refs, err := parseDependsOn(v, validSupervisordDepName); err != nil {
+			b.fail(e.pos, sec.name, e.name, err)
+		} else {
+			p.deps, p.depsAt = refs, e
+		}
+	}
+	var probes supervisor.JobConfig
+	for _, k := range probeKeys {
+		if v, e, ok := b.value(sec, k, x); ok {
+			if err := setProbeKey(&probes, k, v); err != nil {
+				b.fail(e.pos, sec.name, e.name, err)
+			}
+		}
+	}
+	for _, which := range missingProbeKinds(&probes) {
+		b.fail(sec.pos, sec.name, which, fmt.Errorf("%w: %s timings are set but %s = KIND … is not (%s)", ErrMissing, which, which, probeForm))
+	}
+	p.readiness, p.liveness = probes.Readiness, probes.Liveness
 
 	tmpl := "%(program_name)s"
 	tmplAt := sec.pos
@@ -391,6 +498,14 @@ func (b *sbuilder) program(sec *section, kind, name, group string) ([]*Job, int)
 		if j != nil {
 			jobs = append(jobs, j)
 		}
+	}
+	if len(b.errs) == nerr {
+		// What a depends_on naming this program means: all its processes.
+		full := []string{}
+		for _, j := range jobs {
+			full = append(full, j.FullName())
+		}
+		b.progJobs[group+":"+name] = full
 	}
 	return jobs, p.priority
 }
@@ -477,7 +592,23 @@ func (b *sbuilder) process(sec *section, group string, p *progSettings, px *expa
 		AutoRestart: p.autorestart, ExitCodes: slices.Clone(p.exitcodes),
 		StopAsGroup: p.stopasgroup, KillAsGroup: p.killasgroup, ServerURL: p.serverURL,
 	}
+	if p.readiness != nil {
+		r := *p.readiness
+		cfg.Readiness = &r
+	}
+	if p.liveness != nil {
+		l := *p.liveness
+		cfg.Liveness = &l
+	}
+	for _, r := range p.deps {
+		d := r.Dep
+		d.Job = r.Name // a program reference until resolveDeps
+		cfg.DependsOn = append(cfg.DependsOn, d)
+	}
 	j := &Job{Session: group, Config: cfg, Source: fmt.Sprintf("%s:%d [%s]", sec.pos.file, sec.pos.line, sec.name)}
+	if p.depsAt != nil {
+		b.depsAt[j.FullName()] = depSource{p.depsAt, sec.name}
+	}
 	if len(b.errs) > nerr {
 		return nil // Validate would only repeat the problems in other words
 	}
