@@ -45,6 +45,11 @@ type options struct {
 	version     bool
 	insecure    bool
 	detach      bool
+
+	requireKey   bool   // --require-key: keys on whatever the file says
+	createAdmin  string // --create-admin-user NAME: create an admin user and exit
+	passwordFile string // its password (- = stdin); else $GAFFERD_ADMIN_PASSWORD
+	listAdmins   bool   // --list-admins: print the admin users and exit
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -70,6 +75,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.veryVerbose, "vv", false, "print every event and process output on the console")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.insecure, "insecure-remote", false, "allow listening on a non-loopback address without authentication")
+	fs.BoolVar(&o.requireKey, "require-key", false, "require an API key on TCP listeners (the default with a gaffer config file)")
+	fs.StringVar(&o.createAdmin, "create-admin-user", "", "create an admin user `NAME` with a new admin key, print the key and exit")
+	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the new admin's password (- = standard input; default $GAFFERD_ADMIN_PASSWORD)")
+	fs.BoolVar(&o.listAdmins, "list-admins", false, "print the admin users and their keys, and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -101,10 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "gafferd", Version)
 		return 0
 	}
-	cfg, err := loadConfig(o.config)
 	if o.test {
-		return testConfig(o.config, cfg, err, stdout, stderr)
+		return testConfig(o.config, stdout, stderr)
 	}
+	cfg, err := loadConfig(o.config)
 	if err != nil {
 		fmt.Fprintf(stderr, "gafferd: invalid config:\n%v\n", err)
 		return 1
@@ -113,6 +122,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "gafferd: warning:", w)
 	}
 	applyFlags(o, cfg)
+	if o.createAdmin != "" || o.listAdmins {
+		return adminCommand(o, cfg, os.Stdin, stdout, stderr)
+	}
 	if sc := cfg.Supervisord; sc != nil && o.detach && !sc.Nodaemon && !o.nodaemon {
 		cfg.Global.Daemonize = true
 	}
@@ -167,12 +179,16 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// testConfig is gafferd -t: every problem on its own line, status for scripts.
-func testConfig(path string, cfg *config.Config, err error, stdout, stderr io.Writer) int {
+// testConfig is gafferd -t: every problem on its own line, status for
+// scripts. Any format Load reads; after parsing, config.Check adds the
+// dependency graph, dependencies on jobs not started at boot and commands
+// not found.
+func testConfig(path string, stdout, stderr io.Writer) int {
 	if path == "" {
 		fmt.Fprintln(stderr, "gafferd: -t needs a config (-c FILE)")
 		return 2
 	}
+	cfg, err := config.LoadUnchecked(path)
 	if err != nil {
 		for _, line := range strings.Split(err.Error(), "\n") {
 			fmt.Fprintln(stderr, line)
@@ -181,6 +197,12 @@ func testConfig(path string, cfg *config.Config, err error, stdout, stderr io.Wr
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if problems := config.Check(cfg); len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p)
+		}
+		return 1
 	}
 	fmt.Fprintf(stdout, "%s: config OK (%d jobs)\n", path, len(cfg.Jobs))
 	return 0
@@ -271,7 +293,7 @@ func listen(g config.Global, insecure bool) ([]net.Listener, error) {
 			return fail(fmt.Errorf("bind %q: %w", addr, err))
 		}
 		if !insecure && !isLoopback(host) {
-			return fail(fmt.Errorf("bind %q: refusing a non-loopback address without authentication (anyone who reaches it could run commands); use 127.0.0.1 or a unix socket, or pass --insecure-remote", addr))
+			return fail(fmt.Errorf("bind %q: refusing a non-loopback address without authentication (anyone who reaches it could run commands); set [gaffer] require_key = true (and create a user with gafferd --create-admin-user NAME), use 127.0.0.1 or a unix socket, or pass --insecure-remote", addr))
 		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {

@@ -26,12 +26,19 @@ type Config struct {
 	Global   Global    // [gaffer] section
 	Jobs     []Job     // in boot order: ascending priority, ties in file order (supervisord.conf: see Supervisord.Groups)
 	Webhooks []Webhook // [webhooks]: event type -> URL (several allowed)
+	Email    *Email    // [email]: mail notifications; nil when absent
+	SSL      *SSL      // [ssl]: TLS on TCP listeners; nil when absent
+	Auth     Auth      // [auth]: key and user store files
 	Warnings []string  // non-fatal notes, each "file:line: [section] key: text"
 
 	// Supervisord is set when the file was a supervisord.conf: everything
 	// of it beyond Jobs. It takes the place of Global, which then keeps its
 	// defaults. nil for gaffer files.
 	Supervisord *Supervisord
+
+	// Gaggled is set when the file was a gaggled config (see IsGaggled):
+	// its global settings. nil for other files.
+	Gaggled *Gaggled
 }
 
 // Global is the [gaffer] section (gaffer-config.md §3.1). Zero values mean
@@ -48,6 +55,8 @@ type Global struct {
 	PluginsDir       string
 	LookupdAddresses []string // every lookupd_address* key, in file order
 	BroadcastAddress string   // URL announced to lookupd; "" = derived by the caller
+	MetricsBind      string   // metrics_bind: "host:port" of the read-only /metrics listener; "" = none
+	AllowedOrigins   []string // allowed_origins: other origins whose pages may call the API
 }
 
 // Job is one job of the config.
@@ -124,12 +133,21 @@ var (
 // directory holding MainFile (the 0.5.2 form), where a missing MainFile
 // means an empty configuration. A file that IsSupervisord is read as a
 // supervisord.conf (see ParseSupervisord); a directory is always gaffer's.
-func Load(path string) (*Config, error) { return osFS.load(path) }
+//
+// A JSON job file (first non-blank byte "{", see LoadJSONJobs) and a
+// gaggled config (IsGaggled) are read as such too. Every format then gets
+// the same dependency check: a cycle, or a dependency on a job that is not
+// in the config, is refused (see Check).
+func Load(path string) (*Config, error) { return checked(osFS.load(path)) }
+
+// LoadUnchecked is Load without the dependency check, for gafferd -t,
+// which reports it with the rest of Check's problems.
+func LoadUnchecked(path string) (*Config, error) { return osFS.load(path) }
 
 // Parse parses one INI document named name (used in messages). Includes are
 // resolved relative to the working directory, as gaffer does, and, when not
 // found there, relative to the directory of name.
-func Parse(name string, data []byte) (*Config, error) { return osFS.parse(name, data) }
+func Parse(name string, data []byte) (*Config, error) { return checked(osFS.parse(name, data)) }
 
 func newConfig() *Config {
 	return &Config{Global: Global{Backlog: DefaultBacklog, LogLevel: "info"}}
@@ -160,6 +178,14 @@ func (fsys fileSystem) load(path string) (*Config, error) {
 	data, err := fsys.readFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if isJSON(data) {
+		return loadJSONConfig(path, data)
+	}
+	if IsGaggled(data) {
+		h := osHost()
+		h.fs = fsys
+		return h.parseGaggled(path, data)
 	}
 	if IsSupervisord(data) {
 		h := osHost()
@@ -362,6 +388,12 @@ func (b *builder) build() {
 			b.global(sec)
 		case sec.name == "webhooks":
 			b.webhooks(sec)
+		case sec.name == "email":
+			b.email(sec)
+		case sec.name == "ssl":
+			b.ssl(sec)
+		case sec.name == "auth":
+			b.auth(sec)
 		case strings.HasPrefix(sec.name, "job:") || strings.HasPrefix(sec.name, "process:"):
 			b.job(sec)
 		case strings.HasPrefix(sec.name, "env:"):
@@ -411,7 +443,7 @@ func sectionHint(name string) string {
 	switch l := strings.ToLower(t); {
 	case l == "default":
 		want = defaultSection
-	case l == "gaffer" || l == "webhooks" || ignoredSections[l]:
+	case l == "gaffer" || l == "webhooks" || l == "email" || ignoredSections[l]:
 		want = l
 	default:
 		for _, p := range []string{"job:", "process:", "env:"} {

@@ -28,6 +28,7 @@ func FuzzParse(f *testing.F) {
 		"[DEFAULT]\nroot = /srv\n[job:shop:web]\ncmd = %(root)s/run %%\n  --flag\nenv:A = b\nflapping = 2 1 7 5\nbackoff = 1 10\n[env:shop.web]\nx = 1\n",
 		"[gaffer]\nbind = [::1]:5000, unix:/x\ninclude = a.ini\ninclude_dir = d\nlookupd_address = http://h:1\n[webhooks]\n. = http://h/\n",
 		"[job:a]\ncmd = x\npriority = 2\n[process:a]\ncmd = y\n",
+		"[job:a]\ncmd = x\ndepends_on = b (healthy, delay=1), s.c (propagate)\nreadiness = http http://h/\nreadiness_period = 2\nliveness = exec c -q\n[job:b]\ncmd = b\n",
 		"k = %(k)s\n[s]\n= x\n[]\n[x] y\n",
 	} {
 		f.Add([]byte(s))
@@ -114,6 +115,7 @@ func FuzzParseSupervisord(f *testing.F) {
 		"[supervisord]\n[include]\nfiles=conf.d/*.conf conf.d/[!x]*.ini\n[program:p]\ncommand=p\n",
 		"[supervisord]\n[program:w]\ncommand=w %(process_num)03d %(ENV_HOME)s\nprocess_name=%(program_name)s_%(process_num)02d\nnumprocs=3\nenvironment=A=\"1\",B='x, y'\n",
 		"[supervisord]\nenvironment=A=%%(host_node_name)s\n[unix_http_server]\nfile=%(here)s/s\n[inet_http_server]\nport=*:9001\n",
+		"[supervisord]\n[program:a]\ncommand=a\ndepends_on=b (healthy), g:c\nreadiness=tcp h:1\nliveness_timeout=2\nliveness=notify\n[program:b]\ncommand=b\nnumprocs=2\nprocess_name=b%(process_num)s\n[group:g]\nprograms=c\n[program:c]\ncommand=c\n",
 	} {
 		f.Add([]byte(s))
 	}
