@@ -24,6 +24,7 @@ type app struct {
 
 	host, unix, apiKey string
 	json               bool
+	sec                authFlags // --cacert, --certfile, --keyfile (auth.go)
 
 	c *client.Client // made on first use: help and completion need none
 }
@@ -78,6 +79,8 @@ all-digit argument where a job or a pid is allowed is a pid.`,
 		root.AddCommand(c)
 	}
 	a.addLiveCommands(root)
+	a.addAuthCommands(root)
+	root.AddCommand(a.depsCmd())
 	return root
 }
 
@@ -103,6 +106,11 @@ func (a *app) client() (*client.Client, error) {
 	if key != "" {
 		opts = append(opts, client.WithAPIKey(key))
 	}
+	extra, err := a.authOptions(addr, key != "") // user config's key, TLS files
+	if err != nil {
+		return nil, usageError{err}
+	}
+	opts = append(opts, extra...)
 	c, err := client.New(addr, opts...)
 	if err != nil {
 		return nil, usageError{err}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -14,7 +15,7 @@ const defaultPort = "8000"
 var globalKeys = map[string]bool{
 	"bind": true, "unix": true, "broadcast_address": true, "backlog": true, "daemonize": true,
 	"pidfile": true, "error_log": true, "log_level": true, "plugins_dir": true, "require_key": true,
-	"include": true, "include_dir": true,
+	"include": true, "include_dir": true, "metrics_bind": true, "allowed_origins": true,
 }
 
 var logLevels = map[string]bool{"critical": true, "error": true, "warning": true, "info": true, "debug": true}
@@ -90,6 +91,13 @@ func (b *builder) global(sec *section) {
 	if v, _, ok := b.value(sec, "error_log"); ok {
 		g.ErrorLog = v
 	}
+	if v, e, ok := b.value(sec, "metrics_bind"); ok {
+		a, err := parseMetricsBind(v)
+		if check(e, err) {
+			g.MetricsBind = a
+		}
+	}
+	b.allowedOrigins(sec)
 	if v, _, ok := b.value(sec, "plugins_dir"); ok {
 		g.PluginsDir = v
 	}
@@ -176,6 +184,17 @@ func normalizeAddr(s string) (string, error) {
 		return "[" + host + "]:" + strconv.Itoa(n), nil
 	}
 	return host + ":" + strconv.Itoa(n), nil
+}
+
+// parseMetricsBind reads metrics_bind: one TCP address, as bind takes them.
+func parseMetricsBind(v string) (string, error) {
+	if strings.TrimSpace(v) == "" {
+		return "", fmt.Errorf("%w: empty address; want host:port, e.g. 127.0.0.1:9150", ErrInvalidValue)
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil || strings.ContainsAny(v, ", \t/") {
+		return "", fmt.Errorf("%w %q: want one host:port, e.g. 127.0.0.1:9150", ErrInvalidValue, v)
+	}
+	return normalizeAddr(v)
 }
 
 // checkHTTPURL accepts the http(s)://host[:port][/path] URLs gaffer posts

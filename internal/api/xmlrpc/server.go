@@ -55,6 +55,11 @@ type Server struct {
 	// Logger receives unexpected errors and panics of methods;
 	// slog.Default() when nil. Set it before serving.
 	Logger *slog.Logger
+	// Authorize, when set, is asked before every call (each call of a
+	// system.multicall too) with the request's context, the method name
+	// and its arguments; an error refuses the call and is answered as
+	// Call errors are (return a *Fault). Set it before serving.
+	Authorize func(ctx context.Context, method string, args []any) error
 
 	mu      sync.RWMutex
 	methods map[string]Method // by "namespace.method"; guarded by mu
@@ -203,6 +208,11 @@ func (s *Server) call(ctx context.Context, name string, args []any) (v any, err 
 	m, ok := s.method(name)
 	if !ok || !callable(name) {
 		return nil, NewFault(UnknownMethod)
+	}
+	if s.Authorize != nil {
+		if err := s.Authorize(ctx, name, args); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if p := recover(); p != nil {
