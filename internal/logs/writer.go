@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // Writer is one log file with size-based rotation, like supervisord's
@@ -22,6 +23,8 @@ type Writer struct {
 	path     string // immutable after Open
 	maxBytes int64  // immutable after Open; 0 = never rotate
 	backups  int    // immutable after Open
+
+	written atomic.Uint64 // bytes Write accepted since Open, across rotations and Clear
 
 	mu        sync.Mutex    // guards the fields below
 	f         *os.File      // current file; closed, not nil, after Close
@@ -85,6 +88,11 @@ func (w *Writer) Size() int64 {
 	return w.size
 }
 
+// BytesWritten is the number of bytes written to the log since Open, across
+// rotations, Clear and Reopen (a counter for metrics; Size is the current
+// file's). Safe to call at any time, without the Writer's lock.
+func (w *Writer) BytesWritten() uint64 { return w.written.Load() }
+
 // Write appends p to the log, rotating first if p would take the file past
 // MaxBytes. It never splits p. If the rotation fails, p still goes to the
 // current file: Write then returns len(p) and the rotation error.
@@ -105,6 +113,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.Write(p)
 	w.size += int64(n)
+	w.written.Add(uint64(n))
 	w.notifyLocked()
 	w.mu.Unlock()
 	if old != nil {
