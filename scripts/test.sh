@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs what the tests need on a fresh Debian
 # machine (Go must be present): Debian's supervisor package, for the
-# compatibility tests that run the real supervisord and supervisorctl.
+# compatibility tests that run the real supervisord and supervisorctl, and
+# Debian's chromium, for the dashboard's headless browser test.
 # Then runs vet, gofmt and every test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,15 @@ if ! command -v supervisord >/dev/null || ! command -v supervisorctl >/dev/null;
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends supervisor >/dev/null
+fi
+
+if ! command -v chromium >/dev/null; then
+  echo "== installing Debian's chromium (for the dashboard's browser test)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 echo "== go vet"

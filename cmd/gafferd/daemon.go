@@ -23,11 +23,13 @@ import (
 	"github.com/gafferhq/gaffer/internal/api/legacy"
 	"github.com/gafferhq/gaffer/internal/api/rest"
 	"github.com/gafferhq/gaffer/internal/api/supervisorrpc"
+	"github.com/gafferhq/gaffer/internal/api/web"
 	"github.com/gafferhq/gaffer/internal/api/ws"
 	"github.com/gafferhq/gaffer/internal/api/xmlrpc"
 	"github.com/gafferhq/gaffer/internal/config"
 	"github.com/gafferhq/gaffer/internal/eventlistener"
 	"github.com/gafferhq/gaffer/internal/logs"
+	"github.com/gafferhq/gaffer/internal/metrics"
 	"github.com/gafferhq/gaffer/internal/notify"
 	"github.com/gafferhq/gaffer/internal/stats"
 	"github.com/gafferhq/gaffer/supervisor"
@@ -49,6 +51,7 @@ type daemon struct {
 	ev         atomic.Pointer[eventlistener.Manager] // supervisor event listener pools; nil until a config has one
 	evCtx      context.Context
 	hooks      *notify.Webhooks // [webhooks]; set in serve before any event
+	mail       *notify.Mailer   // [email]; set in serve before any event
 
 	mu      sync.Mutex     // guards cfg, pending and loaded
 	cfg     *config.Config // the config running now
@@ -99,7 +102,18 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 		}
 		defer removePidfile(pidfile)
 	}
-	listeners, err := listenAll(cfg, o.insecure)
+	sec, err := newSecurity(o, cfg) // stores and certificates: fail before listening
+	if err != nil {
+		return err
+	}
+	metricsLn, err := listenMetrics(cfg.Global.MetricsBind, o.insecure) // [gaffer] metrics_bind
+	if err != nil {
+		return err
+	}
+	if metricsLn != nil {
+		defer metricsLn.Close()
+	}
+	listeners, err := listenAll(cfg, o.insecure || sec.az.RequireKey)
 	if err != nil {
 		return err
 	}
@@ -116,7 +130,17 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 			}
 		}
 	}
-	d.sup = supervisor.New(supervisor.Options{ReapAll: true, Logger: logger, Identifier: identifier})
+	// The sd_notify socket (jobs with a notify readiness probe) lives beside
+	// the API's unix socket, in its private directory; else in TMPDIR.
+	notifySock := ""
+	for _, l := range listeners {
+		if a, ok := l.Addr().(*net.UnixAddr); ok && a.Name != "" {
+			notifySock = a.Name + ".notify"
+			break
+		}
+	}
+	met := metrics.New() // the engine's Observer, so created before it
+	d.sup = supervisor.New(supervisor.Options{ReapAll: true, Logger: logger, Identifier: identifier, NotifySocket: notifySock, Observer: met})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d.cancel = cancel
@@ -147,12 +171,29 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	hooksDone := make(chan struct{})
 	go func() { defer close(hooksDone); d.hooks.Run(hooksCtx, hooksSub) }()
 
+	// E-mail notifications: the same kind of queue, for the events they need.
+	d.mail = notify.NewMailer(notify.MailerOptions{Logger: logger, GaveUp: func(job string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		info, err := d.sup.Info(ctx, job) // a flap paused the job, or gave it up
+		return err == nil && info.Stopped && info.Waiting == ""
+	}})
+	if err := d.mail.Set(cfg.Email); err != nil {
+		logger.Error("email", "err", err)
+	}
+	mailSub := d.sup.Subscribe(notify.DefaultMailQueue, supervisor.DropOldest, notify.MailPatterns...)
+	mailCtx, mailAbort := context.WithCancel(context.Background())
+	defer mailAbort()
+	mailDone := make(chan struct{})
+	go func() { defer close(mailDone); d.mail.Run(mailCtx, mailSub) }()
+
 	if o.verbose || o.veryVerbose {
 		go printConsole(d.sup, console, o.veryVerbose)
 	}
 
 	rpc := xmlrpc.NewServer()
 	rpc.Logger = logger
+	rpc.Authorize = supervisorrpc.AuthorizeWith()
 	supervisorrpc.Register(rpc, &supervisorrpc.Daemon{
 		Sup: d.sup, Version: Version, Identification: identifier,
 		State:    func() int { return int(d.state.Load()) },
@@ -177,16 +218,28 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 		},
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/RPC2", rpc)
+	mux.Handle("/RPC2", sec.rpc2(rpc))
 	mux.Handle("GET /logtail/", logtail(d.sup))
 	mux.Handle("GET /mainlogtail", mainlogtail(func() *logs.Writer { return d.mainLog }))
 	sampler := stats.NewSampler() // shared: both APIs measure CPU from the same baselines
-	restAPI := rest.New(d.sup, rest.Options{Sampler: sampler, Version: Version})
-	legacyAPI := legacy.New(d.sup, legacy.Options{Sampler: sampler})
-	liveAPI := ws.New(d.sup, ws.Options{Sampler: sampler})
+	met.Watch(d.sup, sampler)
+	restAPI := rest.New(d.sup, rest.Options{Sampler: sampler, Version: Version, Authorize: sec.authorize(), Auth: sec.az, Metrics: met.Handler()})
+	legacyAPI := legacy.New(d.sup, legacy.Options{Sampler: sampler, Authorize: sec.authorize()})
+	liveAPI := ws.New(d.sup, ws.Options{Sampler: sampler, Authorize: sec.authorize(), OriginPatterns: sec.origins})
+	var liveKeyed http.Handler // nil unless keys are required
+	if sec.az.RequireKey {
+		// Browsers cannot set headers on a websocket: on TCP the channel's
+		// first message is "AUTH:<key>" (the unix socket is trusted).
+		liveKeyed = ws.New(d.sup, ws.Options{Sampler: sampler, KeyAuth: rest.KeyAuthWith(sec.az), OriginPatterns: sec.origins})
+	}
+	dashboard := web.New(web.Options{Version: Version})
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if dashboard.Match(r) { // /ui/…, and GET / from browsers (Accept prefers HTML)
+			dashboard.ServeHTTP(w, r)
+			return
+		}
 		if liveAPI.Match(r.URL.Path) { // /channel/websocket, /<pid>/channel[/<stream>]
-			liveAPI.ServeHTTP(w, r)
+			sec.live(r, liveAPI, liveKeyed).ServeHTTP(w, r)
 			return
 		}
 		if legacyAPI.Match(r.URL.Path) { // gaffer 0.4.4's /processes, /watch, /streams, …
@@ -206,17 +259,21 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	var servers []*http.Server
 	for _, l := range listeners {
 		// One server per listener: each may require its own credentials.
-		srv := &http.Server{Handler: withBasicAuth(l.auth, mux), ReadHeaderTimeout: 10 * time.Second,
+		srv := &http.Server{Handler: withBasicAuth(l.auth, sec.wrap(l, met.Instrument(mux))), ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		sec.server(srv, l)
 		servers = append(servers, srv)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(sec.listener(l)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				logger.Error("serve", "addr", l.Addr(), "err", err)
 			}
 		}()
 		logger.Info("listening", "addr", l.Addr().Network()+":"+l.Addr().String())
+	}
+	if metricsLn != nil {
+		servers = append(servers, serveMetrics(metricsLn, met, logger, &wg))
 	}
 	logger.Info("gafferd started", "pid", os.Getpid(), "jobs", len(cfg.Jobs), "config", strings.Join(cfg.Files, ","))
 
@@ -252,11 +309,19 @@ loop:
 	// The engine has published its last events: give webhooks 2 s to
 	// deliver what is queued, then abort.
 	hooksSub.Close()
+	mailSub.Close() // the mailer sends what is queued at once: 5 s for it
+	mailDeadline := time.After(5 * time.Second)
 	select {
 	case <-hooksDone:
 	case <-time.After(2 * time.Second):
 		hooksAbort()
 		<-hooksDone
+	}
+	select {
+	case <-mailDone:
+	case <-mailDeadline:
+		mailAbort()
+		<-mailDone
 	}
 	shutdownCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
@@ -278,6 +343,7 @@ func (d *daemon) stop(restart bool) {
 	if ev := d.ev.Load(); ev != nil {
 		ev.SupervisorState(false)
 	}
+	d.mail.ShuttingDown() // the exits to come are not crashes
 	if restart {
 		d.restart.Store(true)
 		d.state.Store(0)
@@ -322,10 +388,14 @@ func (d *daemon) reload(ctx context.Context) {
 	if err := d.hooks.Set(cfg.Webhooks); err != nil {
 		d.logger.Error("SIGHUP: webhooks not changed", "err", err)
 	}
+	if err := d.mail.Set(cfg.Email); err != nil {
+		d.logger.Error("SIGHUP: email settings not changed", "err", err)
+	}
 	added, changed, removed, err := d.sup.Apply(ctx, groupSpecs(cfg, cfg.Jobs))
 	if err != nil {
 		d.mu.Lock()
 		d.hooks.Set(d.cfg.Webhooks) // back to the running config's
+		d.mail.Set(d.cfg.Email)
 		d.mu.Unlock()
 		d.logger.Error("SIGHUP: config not applied, nothing changed", "err", err)
 		return
@@ -580,7 +650,7 @@ func listenAll(cfg *config.Config, insecure bool) ([]listener, error) {
 			return fail(fmt.Errorf("[inet_http_server] port %q: %w", s.Port, err))
 		}
 		if !isLoopback(host) && s.Username == "" && !insecure {
-			return fail(fmt.Errorf("[inet_http_server] port %q: refusing a non-loopback address without username and password (anyone who reaches it could run commands); set them, use 127.0.0.1, or pass --insecure-remote", s.Port))
+			return fail(fmt.Errorf("[inet_http_server] port %q: refusing a non-loopback address without username and password (anyone who reaches it could run commands); set them, use 127.0.0.1, or pass --require-key or --insecure-remote", s.Port))
 		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gafferhq/gaffer/internal/auth"
 	"github.com/gafferhq/gaffer/internal/stats"
 	"github.com/gafferhq/gaffer/supervisor"
 )
@@ -54,6 +55,13 @@ type Options struct {
 	// MaxBody limits request bodies in bytes (DefaultMaxBody when 0);
 	// larger bodies are answered 413.
 	MaxBody int64
+	// Metrics serves GET /metrics (Prometheus), behind Authorize like the
+	// other read-everything routes; nil answers 404.
+	Metrics http.Handler
+	// Auth serves /auth, /auth/permissions, /keys and /users (auth.go);
+	// nil, or keys not required, answers those 404 (/auth/permissions:
+	// everything allowed).
+	Auth *auth.Authorizer
 }
 
 // route is one line of the API: a Go ServeMux pattern, the permission it
@@ -75,6 +83,8 @@ var routes = []route{
 	{"GET /sessions", ManageAll, noTarget, (*api).sessions},
 	{"GET /jobs", ManageAll, noTarget, (*api).jobs},
 	{"GET /pids", ManageAll, noTarget, (*api).allPids},
+	{"GET /metrics", ManageAll, noTarget, (*api).metrics},
+	{"GET /deps", ManageAll, noTarget, (*api).deps},
 
 	{"GET /jobs/{s}", Manage, sessionTarget, (*api).sessionJobs},
 	{"POST /jobs/{s}", Manage, sessionTarget, (*api).load},
@@ -97,6 +107,22 @@ var routes = []route{
 	{"DELETE /{pid}", Manage, processTarget, (*api).stopProcess},
 	{"POST /{pid}/signal", Manage, processTarget, (*api).signalProcess},
 	{"GET /{pid}/stats", Read, processTarget, (*api).processStats},
+
+	// Keys and users (auth.go): the handlers check what depends on the
+	// key or user named in the path.
+	{"GET /auth", Public, noTarget, (*api).authKey},
+	{"GET /auth/permissions", Public, noTarget, (*api).permissions},
+	{"GET /keys", Admin, noTarget, (*api).listKeys},
+	{"POST /keys", Public, noTarget, (*api).createKey},
+	{"GET /keys/{key}", Public, noTarget, (*api).getKey},
+	{"DELETE /keys/{key}", Public, noTarget, (*api).deleteKey},
+	{"GET /users", Admin, noTarget, (*api).listUsers},
+	{"POST /users", Public, noTarget, (*api).createUser},
+	{"GET /users/{u}", Public, noTarget, (*api).getUser},
+	{"PUT /users/{u}", Public, noTarget, (*api).updateUser},
+	{"DELETE /users/{u}", Public, noTarget, (*api).deleteUser},
+	{"PUT /users/{u}/password", Public, noTarget, (*api).setUserPassword},
+	{"PUT /users/{u}/key", Public, noTarget, (*api).setUserKey},
 }
 
 // api is the handler. Immutable after New.
@@ -106,6 +132,8 @@ type api struct {
 	serverVersion string
 	authorizer    func(*http.Request, Permission, string) error
 	maxBody       int64
+	metricsH      http.Handler
+	auth          *auth.Authorizer // nil: no keys and users
 
 	named   *http.ServeMux // routes whose first segment is a name (or none)
 	pids    *http.ServeMux // routes whose first segment is a pid
@@ -115,7 +143,7 @@ type api struct {
 // New returns the HTTP handler of gaffer's API over sup.
 func New(sup *supervisor.Supervisor, opts Options) http.Handler {
 	a := &api{sup: sup, sampler: opts.Sampler, serverVersion: opts.Version,
-		authorizer: opts.Authorize, maxBody: opts.MaxBody,
+		authorizer: opts.Authorize, maxBody: opts.MaxBody, metricsH: opts.Metrics, auth: opts.Auth,
 		named: http.NewServeMux(), pids: http.NewServeMux()}
 	if a.sampler == nil {
 		a.sampler = stats.NewSampler()
@@ -239,6 +267,15 @@ func setCORS(h http.Header, r *http.Request) {
 	h.Set("Access-Control-Allow-Headers", "X-Requested-With, X-HTTP-Method-Override, Content-Type, Accept, Authorization")
 	h.Set("Access-Control-Allow-Credentials", "true")
 	h.Add("Vary", "Origin")
+}
+
+// metrics serves Options.Metrics.
+func (a *api) metrics(w http.ResponseWriter, r *http.Request) error {
+	if a.metricsH == nil {
+		return errNoRoute
+	}
+	a.metricsH.ServeHTTP(w, r)
+	return nil
 }
 
 // Authorization targets.
