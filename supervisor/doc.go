@@ -45,6 +45,16 @@
 // a parent-death signal, so a gafferd killed with SIGKILL takes them along
 // (except detached jobs).
 //
+// # Sockets
+//
+// A job's Sockets are listening sockets the supervisor owns (sockets.go):
+// opened at the job's first spawn, kept while processes come and go, shared
+// by every job naming the same network+address, passed as fd 0 (FastCGI)
+// or at fd 3, 4, … with LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES. Each
+// loaded job and each live process holds a reference; the socket closes
+// when the last one goes (unload, a config that drops it once the old
+// processes are reaped, or the end of Run).
+//
 // # Shutdown
 //
 // When Run's context ends, jobs stop in levels, as supervisord stops its

@@ -47,11 +47,17 @@ type JobConfig struct {
 	Backoff         *Backoff           // optional exponential restart delay; nil = gaffer's immediate restart
 	RedirectOutput  []string           // labels for stdout (1st) and stderr (2nd)
 	RedirectInput   bool               // open a pipe to stdin
-	CustomStreams   []string           // extra bidirectional pipes at fd 3, 4, …
+	CustomStreams   []string           // extra bidirectional pipes at fd 3, 4, … (after the Sockets)
+	Sockets         []Socket           // listening sockets owned by the supervisor (sockets.go)
 	Umask           int                // file mode mask for the child; -1 (or 0 with UmaskSet false) = inherit
 	UmaskSet        bool               // Umask was given
 	StopSignal      syscall.Signal     // signal that starts a stop; 0 = SIGTERM
 	Logs            map[string]LogFile // log file per output label (see LogFile); nil = none
+
+	// PIDFile, when set, says the command daemonizes itself: it forks the
+	// real process into the background, writes its pid to this file and
+	// exits 0; that pid is then supervised (pidfile.go). Relative to Cwd.
+	PIDFile string
 
 	// DependsOn lists the jobs this one waits for before it starts
 	// (depends_on); Readiness and Liveness are its probes (nil = none).
@@ -229,6 +235,9 @@ func (c *JobConfig) Validate() error {
 	if err := c.Liveness.validate("liveness"); err != nil {
 		errs = append(errs, err)
 	}
+	if c.PIDFile != "" && (c.NumProcesses > 1 || strings.ContainsRune(c.PIDFile, 0) || strings.HasSuffix(c.PIDFile, "/")) {
+		errs = append(errs, fmt.Errorf("pidfile %q: need a file name, and numprocesses at most 1 (one pidfile names one daemon): %w", c.PIDFile, ErrBadValue))
+	}
 	if c.StopSignal < 0 || c.StopSignal > 64 {
 		errs = append(errs, fmt.Errorf("stopsignal %d: %w", c.StopSignal, ErrBadValue))
 	}
@@ -237,6 +246,7 @@ func (c *JobConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("log for %q: need a path and non-negative sizes: %w", label, ErrBadValue))
 		}
 	}
+	errs = append(errs, validateSockets(c)...)
 	for _, l := range append(append([]string{}, c.RedirectOutput...), c.CustomStreams...) {
 		if l == "" || l == "stdin" {
 			errs = append(errs, fmt.Errorf("stream label %q: %w", l, ErrBadValue))
@@ -251,6 +261,7 @@ func (c JobConfig) clone() JobConfig {
 	out.Args = append([]string(nil), c.Args...)
 	out.RedirectOutput = append([]string(nil), c.RedirectOutput...)
 	out.CustomStreams = append([]string(nil), c.CustomStreams...)
+	out.Sockets = append([]Socket(nil), c.Sockets...)
 	out.Given = append([]string(nil), c.Given...)
 	if c.Env != nil {
 		out.Env = make(map[string]string, len(c.Env))
@@ -320,8 +331,14 @@ func (c JobConfig) fields() map[string]any {
 	if c.UID != "" {
 		m["uid"] = c.UID
 	}
+	if len(c.Sockets) > 0 {
+		m["sockets"] = socketsJSON(c.Sockets)
+	}
 	if c.GID != "" {
 		m["gid"] = c.GID
+	}
+	if c.PIDFile != "" {
+		m["pidfile"] = c.PIDFile
 	}
 	if c.Priority != LowestPriority {
 		m["priority"] = c.Priority
@@ -406,7 +423,7 @@ var knownJobKeys = map[string]bool{
 	"cwd": true, "detach": true, "shell": true, "numprocesses": true, "priority": true, "start": true,
 	"graceful_timeout": true, "flapping": true, "backoff": true, "redirect_output": true,
 	"redirect_input": true, "custom_streams": true, "custom_channels": true,
-	"depends_on": true, "readiness": true, "liveness": true,
+	"depends_on": true, "readiness": true, "liveness": true, "pidfile": true,
 }
 
 // UnmarshalJSON reads gaffer's JSON job config (gaffer-http-api.md §5) with the
@@ -550,6 +567,12 @@ func (c *JobConfig) setJSON(k string, v json.RawMessage) error {
 		return json.Unmarshal(v, &c.RedirectInput)
 	case "custom_streams":
 		return json.Unmarshal(v, &c.CustomStreams)
+	case "sockets":
+		ss, err := unmarshalSockets(v)
+		c.Sockets = ss
+		return err
+	case "pidfile":
+		return json.Unmarshal(v, &c.PIDFile)
 	case "custom_channels":
 		return nil // embedding only; never serialized
 	case "depends_on":

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gafferhq/gaffer/internal/events"
@@ -41,6 +42,11 @@ type process struct {
 	probers    []stopper
 	propagated bool // stopped because a dependency went away
 
+	daemon pidfileState // a pidfile job's launcher and daemon (pidfile.go)
+	outPid atomic.Int64 // osPid for output events, read by the pumps
+
+	releaseSocks func() // drops the process's socket references; nil when none
+
 	outputs map[string]*Tail   // by label; immutable after newProcess
 	inputs  map[string]*writer // "stdin" and custom stream labels; immutable after newProcess
 }
@@ -49,6 +55,7 @@ func newProcess(s *Supervisor, id int, j *job, op *proc.Process, committed bool,
 	p := &process{id: id, osPid: op.Pid, job: j, cfg: j.cfg, committed: committed, prog: prog, args: args,
 		env: env, started: time.Now(), graceful: j.cfg.GracefulTimeout,
 		outputs: map[string]*Tail{}, inputs: map[string]*writer{}}
+	p.outPid.Store(int64(op.Pid))
 	pump := func(label, kind string, r io.ReadCloser) {
 		t := p.outputs[label]
 		if t == nil {
@@ -118,14 +125,14 @@ func (s *Supervisor) pump(p *process, label, kind string, r io.ReadCloser, t *Ta
 		}
 		if s.output.HasSubscribers(typ) {
 			s.output.Publish(events.Event{Type: typ, Kind: "output", Name: p.job.full, Pid: p.id,
-				OSPid: p.osPid, Label: label, Data: append([]byte(nil), chunk...), Reason: kind})
+				OSPid: int(p.outPid.Load()), Label: label, Data: append([]byte(nil), chunk...), Reason: kind})
 		}
 	}
 	commTyp := "comm." + typ // not "<pid>…": stream readers never see captured blocks
 	comm := func(block []byte) {
 		if s.output.HasSubscribers(commTyp) {
 			s.output.Publish(events.Event{Type: commTyp, Kind: "comm", Name: p.job.full, Pid: p.id,
-				OSPid: p.osPid, Label: label, Data: append([]byte{}, block...), Reason: kind})
+				OSPid: int(p.outPid.Load()), Label: label, Data: append([]byte{}, block...), Reason: kind})
 		}
 	}
 	for {
@@ -149,6 +156,10 @@ func (s *Supervisor) pump(p *process, label, kind string, r io.ReadCloser, t *Ta
 
 // exited releases what the process held once it is reaped.
 func (p *process) exited(proc.Exit) {
+	if p.releaseSocks != nil {
+		p.releaseSocks()
+		p.releaseSocks = nil
+	}
 	for _, w := range p.inputs {
 		w.close()
 	}

@@ -279,6 +279,9 @@ func (s *Supervisor) endStart(j *job, p *process, err error) {
 	j.procs = append(j.procs, p)
 	ps.start, ps.pid = p.started, p.osPid
 	s.log.Info(fmt.Sprintf("spawned: '%s' with pid %d", j.name, p.osPid))
+	if p.cfg.PIDFile != "" && !p.daemon.adopted {
+		return // STARTING until its daemon is adopted; startsecs count from then (pidfile.go)
+	}
 	startsecs := j.cfg.Program.StartSecs
 	if startsecs == 0 {
 		ps.runningAt = time.Time{}
@@ -342,6 +345,12 @@ func (s *Supervisor) onProgramExit(j *job, p *process, ex proc.Exit) {
 		}
 		return
 	case StateStarting:
+		if p.cfg.PIDFile != "" && !p.daemon.adopted {
+			// The launcher failed, or its daemon could not be adopted.
+			ps.spawnErr = cmp.Or(p.daemon.err, "launcher ended before its daemon was adopted")
+			s.backoff(j)
+			return
+		}
 		if now.Sub(ps.start) <= j.cfg.Program.StartSecs {
 			ps.spawnErr = "Exited too quickly (process log may have details)"
 			s.backoff(j)

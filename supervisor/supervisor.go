@@ -95,6 +95,8 @@ type Supervisor struct {
 	depDirtySet     map[*job]bool         // membership of depDirty
 	stopSignalled   map[*job]bool         // shutdown: jobs of the current stop set already signalled
 	health          healthState           // probes and sd_notify
+
+	sockets map[string]*listenSock // listening sockets by network+address (sockets.go)
 }
 
 type session struct {
@@ -167,6 +169,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	s.timer.Stop()
 	s.closeNotify()
+	s.closeSockets()
 	return nil
 }
 
@@ -512,6 +515,9 @@ type job struct {
 	alive       int       // processes not yet reaped (supervised, committed, stopping)
 	lastExit    proc.Exit // of the last reaped process
 	lastExitSet bool
+
+	socks   []*listenSock // the open sockets of sockCfg, one reference each (sockets.go)
+	sockCfg []Socket
 }
 
 // logSet is one generation of a job's log files. Pumps of its processes hold
@@ -670,6 +676,7 @@ func (s *Supervisor) stopAll(j *job) {
 }
 
 func (s *Supervisor) removeJob(j *job) {
+	s.releaseJobSockets(j) // live processes keep theirs until reaped
 	s.unindexDeps(j)
 	s.touch(j) // its dependents now wait for it to be loaded
 	sess := s.sessions[j.session]
@@ -714,10 +721,14 @@ func (s *Supervisor) canSpawn(j *job) bool {
 
 // onExit handles a reaped child.
 func (s *Supervisor) onExit(p *process, ex proc.Exit) {
+	if s.launcherExited(p, ex) {
+		return // a pidfile job's launcher: its daemon is awaited (pidfile.go)
+	}
 	s.observeExit(p, ex)
 	delete(s.byOS, p.osPid)
 	delete(s.procs, p.id)
 	p.exited(ex)
+	daemonExited(p)
 	s.stopProbes(p)
 	if !p.cfg.Detach {
 		// Whatever is left of its group, and the descendants that left the
@@ -747,6 +758,10 @@ func (s *Supervisor) onExit(p *process, ex proc.Exit) {
 	if j.cfg.Program != nil {
 		s.onProgramExit(j, p, ex)
 		return
+	}
+	if p.daemon.err != "" {
+		j.lastError = p.daemon.err
+		s.publish("spawn_error", j.full, Event{Pid: p.id, Reason: p.daemon.err})
 	}
 	crashed := slices.Contains(j.procs, p)
 	j.procs = slices.DeleteFunc(j.procs, func(q *process) bool { return q == p })
@@ -832,13 +847,19 @@ type spawnPlan struct {
 	args      []string
 	env       map[string]string
 	spec      proc.Spec
+	socks     []*listenSock // passed to the child; the process holds them until reaped
 	op        *proc.Process
 	err       error
 	took      time.Duration // proc.Start's fork/exec time, for Options.Observer
+	adopt     int           // a live daemon of ours named by the job's pidfile: adopted, not launched
 }
 
 func (s *Supervisor) prepareSpawn(j *job, committed bool, graceful time.Duration, env map[string]string) (*spawnPlan, error) {
 	cfg := &j.cfg
+	adopt, err := s.checkPIDFile(j)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %q: %w: %w", j.full, ErrSpawn, err)
+	}
 	penv := buildEnv(cfg, j.sessionEnv, env)
 	if r := cfg.Readiness; r != nil && r.Kind == ProbeNotify && !committed {
 		path, err := s.notifySocket()
@@ -847,13 +868,21 @@ func (s *Supervisor) prepareSpawn(j *job, committed bool, graceful time.Duration
 		}
 		penv["NOTIFY_SOCKET"] = path
 	}
+	socks, err := s.jobSockets(j)
+	if err != nil {
+		return nil, fmt.Errorf("spawn %q: %w", j.full, err)
+	}
+	stdinSock, listeners := socketSpawn(j.sockCfg, socks, penv)
 	prog, args, err := commandLine(cfg, penv)
 	if err != nil {
 		return nil, fmt.Errorf("spawn %q: %w", j.full, err)
 	}
 	spec := proc.Spec{Path: prog, Args: args, Env: envList(penv), Dir: cfg.Cwd,
 		User: cfg.UID, Group: cfg.GID, Detach: cfg.Detach, Umask: -1, Stdin: cfg.RedirectInput,
-		ExtraStreams: len(cfg.CustomStreams)}
+		ExtraStreams: len(cfg.CustomStreams), StdinFile: stdinSock, Listeners: listeners, ListenPID: len(listeners) > 0}
+	if stdinSock != nil {
+		spec.Stdin = false // the socket is stdin
+	}
 	labels := cfg.RedirectOutput
 	if len(labels) > 0 {
 		spec.Stdout = true
@@ -868,11 +897,15 @@ func (s *Supervisor) prepareSpawn(j *job, committed bool, graceful time.Duration
 	if err := s.openLogs(j); err != nil {
 		return nil, fmt.Errorf("spawn %q: %w", j.full, err)
 	}
-	return &spawnPlan{j: j, committed: committed, graceful: graceful, prog: prog, args: args, env: penv, spec: spec}, nil
+	return &spawnPlan{j: j, committed: committed, graceful: graceful, prog: prog, args: args, env: penv, spec: spec, socks: socks, adopt: adopt}, nil
 }
 
 func (pl *spawnPlan) start() {
 	defer pl.timed(time.Now())
+	if pl.adopt > 0 {
+		pl.op = &proc.Process{Pid: pl.adopt}
+		return
+	}
 	pl.op, pl.err = proc.Start(pl.spec)
 	if pl.err != nil {
 		pl.err = fmt.Errorf("spawn %q: %w: %w", pl.j.full, ErrSpawn, pl.err)
@@ -884,11 +917,16 @@ func (s *Supervisor) register(pl *spawnPlan) *process {
 	j := pl.j
 	s.nextID++
 	p := newProcess(s, s.nextID, j, pl.op, pl.committed, pl.prog, pl.args, pl.env)
+	holdSockets(pl.socks)
+	p.releaseSocks = func() { s.releaseSockets(pl.socks) }
 	if pl.graceful > 0 {
 		p.graceful = pl.graceful
 	}
 	s.procs[p.id] = p
 	s.byOS[p.osPid] = p
+	if pl.adopt > 0 {
+		s.adopt(p, pl.adopt)
+	}
 	s.observeSpawn(pl)
 	j.alive++
 	j.lastError = ""
@@ -1047,6 +1085,7 @@ func (s *Supervisor) stopProc(p *process) {
 // the group. Those are signalled even when the group is not: a stop must
 // not leave orphans behind.
 func (s *Supervisor) killTree(p *process, sig syscall.Signal, group bool) {
+	group = p.groupSignal(group)
 	if !group || proc.Signal(p.osPid, sig, true) != nil {
 		_ = proc.Signal(p.osPid, sig, false)
 	}

@@ -116,9 +116,14 @@
 //   - Nothing on the machine is looked up: users, groups and the existence
 //     of directories are checked when gafferd starts or spawns, not here
 //     (supervisor checks them while parsing).
-//   - Unsupported: [fcgi-program:x] (error), syslog (warning), Python
+//   - [fcgi-program:x] is a [program:x] whose processes share one listening
+//     socket (socket, socket_backlog, socket_owner, socket_mode) as stdin;
+//     sockets = NAME=URL, … is a gafferd extension (socket activation), see
+//     sockets.go.
+//   - Unsupported: syslog (warning), Python
 //     extensions ([rpcinterface:x] factories other than supervisor's,
-//     result_handler: warnings naming them), stdout_events_enabled or
+//     supervisor_twiddler's and supervisor_cache's: an error naming the
+//     section and factory; result_handler: a warning), stdout_events_enabled or
 //     capture without a log file (warning; gaffer publishes those events
 //     only for logged streams). A [gaffer] or [job:…] section in a
 //     supervisord.conf is an error.

@@ -11,7 +11,7 @@ import (
 // jobKeyNames lists the keys of a job section, for the unknown-key message.
 const jobKeyNames = "cmd, args, env:<NAME>, uid, gid, cwd, detach, shell, redirect_input, os_env, " +
 	"numprocesses, start, flapping, redirect_output, custom_streams, graceful_timeout, priority, backoff, " +
-	"depends_on, readiness, liveness and their _initial_delay, _period, _timeout, _success_threshold, _failure_threshold"
+	"depends_on, sockets, readiness, liveness and their _initial_delay, _period, _timeout, _success_threshold, _failure_threshold"
 
 var jobKeys = map[string]bool{
 	"cmd": true, "args": true, "uid": true, "gid": true, "cwd": true, "detach": true, "shell": true,
@@ -173,6 +173,10 @@ func setJobKey(c *supervisor.JobConfig, key, written, v string) (err error) {
 		c.RedirectOutput = parseLabels(v)
 	case "custom_streams":
 		c.CustomStreams = parseLabels(v)
+	case "sockets":
+		c.Sockets, err = parseSockets(v) // sockets.go
+	case "pidfile":
+		c.PIDFile, err = parsePIDFile(v) // pidfile.go
 	case "depends_on":
 		var refs []depRef
 		refs, err = parseDependsOn(v, validIniDepName)

@@ -364,15 +364,13 @@ func (b *sbuilder) build() {
 	for _, sec := range b.doc.sections {
 		switch n := sec.name; {
 		case n == "supervisord" || n == "unix_http_server" || n == "inet_http_server" || n == "include":
-		case strings.HasPrefix(n, "program:") || strings.HasPrefix(n, "eventlistener:") ||
+		case strings.HasPrefix(n, "program:") || strings.HasPrefix(n, "eventlistener:") || strings.HasPrefix(n, "fcgi-program:") ||
 			strings.HasPrefix(n, "group:") || strings.HasPrefix(n, "rpcinterface:"):
 		case strings.HasPrefix(n, "ctlplugin:"): // supervisorctl's
 		case n == "supervisorctl":
 			b.ctl(sec)
 		case n == "email": // gafferd's mail notifications; supervisord ignores the section
 			b.email(sec)
-		case strings.HasPrefix(n, "fcgi-program:"):
-			b.fail(sec.pos, n, "", fmt.Errorf("%w: gaffer cannot run FastCGI programs (a socket shared as stdin) yet", ErrUnsupported))
 		case isGafferSection(n):
 			b.fail(sec.pos, n, "", fmt.Errorf("%w: a gafferd section in a supervisord.conf; a file is either gafferd's INI or a supervisord.conf", ErrUnsupported))
 		default:
@@ -566,7 +564,10 @@ func (b *sbuilder) ctl(sec *section) {
 }
 
 // rpcInterfaces reads every [rpcinterface:NAME]. supervisord imports the
-// factory, a Python callable; gaffer serves only supervisor's own interface.
+// factory, a Python callable; gaffer serves its own implementation of the
+// factories it knows (supervisor's, supervisor_twiddler's, supervisor_cache's)
+// and refuses any other: a namespace a config asks for and a client then
+// cannot call is a failure found late, so it is an error at load.
 func (b *sbuilder) rpcInterfaces() {
 	const key = "supervisor.rpcinterface_factory"
 	for _, sec := range b.doc.sections {
@@ -582,13 +583,22 @@ func (b *sbuilder) rpcInterfaces() {
 		if !ok {
 			continue
 		}
-		if factory != MainRPCInterfaceFactory {
-			b.warn(e.pos, sec.name, e.name, fmt.Sprintf("%s is a Python extension, which gaffer cannot load: namespace %q will not be served", factory, name))
-			b.sd.RPCInterfaces[name] = factory
+		switch factory {
+		case MainRPCInterfaceFactory:
+			// The main factory takes no options; supervisord would fail to call it.
+			b.checkKeys(sec, []string{key})
+		case TwiddlerRPCInterfaceFactory, CacheRPCInterfaceFactory:
+			// Their factories take **config and use none of it.
+			for _, k := range sec.order {
+				if en := sec.keys[k]; k != key {
+					b.warn(en.pos, sec.name, en.name, "option not used by gaffer's "+name+" interface, ignored")
+				}
+			}
+		default:
+			b.fail(e.pos, sec.name, e.name, fmt.Errorf("%w: factory %s is a Python extension, which gaffer cannot load; gaffer serves %s, %s and %s",
+				ErrUnsupported, factory, MainRPCInterfaceFactory, TwiddlerRPCInterfaceFactory, CacheRPCInterfaceFactory))
 			continue
 		}
-		// The main factory takes no options; supervisord would fail to call it.
-		b.checkKeys(sec, []string{key})
 		b.sd.RPCInterfaces[name] = factory
 	}
 }

@@ -47,7 +47,6 @@ type sgroup struct {
 func (b *sbuilder) programs() {
 	programs := map[string]*section{}
 	var standalone, listeners, groupSecs []*section
-	fcgi := map[string]bool{}
 	for _, sec := range b.doc.sections {
 		kind, name, ok := strings.Cut(sec.name, ":")
 		if !ok {
@@ -55,7 +54,7 @@ func (b *sbuilder) programs() {
 		}
 		name = trim(name) // datatypes.process_or_group_name strips
 		switch kind {
-		case "program":
+		case "program", "fcgi-program": // fcgi-program: a program whose stdin is a socket (sockets.go)
 			if prev := programs[name]; prev != nil {
 				b.fail(sec.pos, sec.name, "", fmt.Errorf("%w: program %q is also [%s] (%s:%d)", ErrDuplicate, name, prev.name, prev.pos.file, prev.pos.line))
 				continue
@@ -66,8 +65,6 @@ func (b *sbuilder) programs() {
 			listeners = append(listeners, sec)
 		case "group":
 			groupSecs = append(groupSecs, sec)
-		case "fcgi-program":
-			fcgi[name] = true
 		}
 	}
 
@@ -109,7 +106,6 @@ func (b *sbuilder) programs() {
 				case programs[p] != nil:
 					g.programs = append(g.programs, p)
 					grouped[p] = true
-				case fcgi[p]: // reported at its own section
 				default:
 					b.fail(e.pos, sec.name, e.name, unknownProgram(p, programs, listeners))
 				}
@@ -123,7 +119,8 @@ func (b *sbuilder) programs() {
 	}
 
 	for _, sec := range standalone {
-		name := trim(strings.TrimPrefix(sec.name, "program:"))
+		_, name, _ := strings.Cut(sec.name, ":")
+		name = trim(name)
 		if grouped[name] {
 			continue
 		}
@@ -370,7 +367,7 @@ func (b *sbuilder) program(sec *section, kind, name, group string) ([]*Job, int)
 	if listener {
 		b.checkKeys(sec, listenerKeys)
 	} else {
-		b.checkKeys(sec, programKeys)
+		b.checkKeys(sec, programKeysOf(sec))
 	}
 	p := progSettings{priority: 999, autostart: true, startsecs: 1, startretries: 3, stopsignal: syscall.SIGTERM,
 		stopwaitsecs: 10, exitcodes: []int{0}, numprocs: 1, capture: map[string]int64{}, events: map[string]bool{}}
@@ -584,6 +581,7 @@ func (b *sbuilder) process(sec *section, group string, p *progSettings, px *expa
 	cfg.RedirectInput = true // supervisor always opens stdin (sendProcessStdin; the listener protocol)
 	cfg.Umask, cfg.UmaskSet = p.umask, p.umaskSet
 	cfg.StopSignal = p.stopsignal
+	b.programPIDFile(sec, py, &cfg) // pidfile.go
 	if len(logs) > 0 {
 		cfg.Logs = logs
 	}
@@ -605,6 +603,7 @@ func (b *sbuilder) process(sec *section, group string, p *progSettings, px *expa
 		d.Job = r.Name // a program reference until resolveDeps
 		cfg.DependsOn = append(cfg.DependsOn, d)
 	}
+	b.sockets(sec, py, &cfg) // sockets.go
 	j := &Job{Session: group, Config: cfg, Source: fmt.Sprintf("%s:%d [%s]", sec.pos.file, sec.pos.line, sec.name)}
 	if p.depsAt != nil {
 		b.depsAt[j.FullName()] = depSource{p.depsAt, sec.name}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -191,7 +192,7 @@ func TestSupervisordErrors(t *testing.T) {
 		{"rpcinterface without factory", sup + "[rpcinterface:supervisor]\nretries=1\n", ErrMissing, 2, "rpcinterface:supervisor", "supervisor.rpcinterface_factory", ""},
 		{"option of the main rpcinterface", sup + "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory=" + MainRPCInterfaceFactory + "\nretries=1\n", ErrUnknownKey, 4, "rpcinterface:supervisor", "retries", ""},
 		{"include without files", sup + "[include]\n", ErrMissing, 2, "include", "files", ""},
-		{"fcgi-program", sup + "[fcgi-program:php]\ncommand=php-cgi\nsocket=unix:///run/php.sock\n", ErrUnsupported, 2, "fcgi-program:php", "", "FastCGI"},
+		{"fcgi-program without socket", sup + "[fcgi-program:php]\ncommand=php-cgi\n", ErrMissing, 2, "fcgi-program:php", "socket", "unix:///PATH"},
 		{"gaffer section", sup + "[program:a]\ncommand=x\n[job:b]\ncmd=y\n", ErrUnsupported, 4, "job:b", "", "either gafferd's INI or a supervisord.conf"},
 		{"text before any section", "command=x\n[supervisord]\n", ErrSyntax, 1, "", "", "before the first"},
 		{"line without =", sup + "[program:a]\ncommand=x\nautostart\n", ErrSyntax, 4, "program:a", "", ""},
@@ -279,8 +280,8 @@ func TestSupervisordProcessProblemsReportedOnce(t *testing.T) {
 func TestSupervisordWarnings(t *testing.T) {
 	tests := []struct{ name, src, want string }{
 		{"syslog", "[program:a]\ncommand=x\nstdout_syslog=true\n", "[program:a] stdout_syslog: syslog output is not supported"},
-		{"unknown factory", "[rpcinterface:cache]\nsupervisor.rpcinterface_factory=supervisor_cache:make_cache_rpcinterface\ncache_size=3\n",
-			`supervisor_cache:make_cache_rpcinterface is a Python extension, which gaffer cannot load: namespace "cache" will not be served`},
+		{"unused factory option", "[rpcinterface:cache]\nsupervisor.rpcinterface_factory=supervisor_cache.rpcinterface:make_cache_rpcinterface\ncache_size=3\n",
+			`[rpcinterface:cache] cache_size: option not used by gaffer's cache interface, ignored`},
 		{"repeated key", "[program:a]\ncommand=x\ncommand=y\n", ":4: [program:a] command: key repeated (first on line 3); this later value wins"},
 		{"repeated section", "[program:a]\ncommand=x\n[program:a]\npriority=1\n", ":4: [program:a] section repeated (first on line 2); the two are merged"},
 		{"unknown section", "[unknown]\nx=1\n", "[unknown] unknown section, ignored"},
@@ -819,5 +820,20 @@ func TestSupervisordDoesNotTouchTheDisk(t *testing.T) {
 	}
 	if _, err := os.Stat("/nonexistent"); err == nil {
 		t.Skip("this machine has /nonexistent")
+	}
+}
+
+func TestSupervisordRPCInterfaces(t *testing.T) {
+	c := smustParse(t, "[supervisord]\n[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory=supervisor.rpcinterface:make_main_rpcinterface\n"+
+		"[rpcinterface:twiddler]\nsupervisor.rpcinterface_factory=supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface\n"+
+		"[rpcinterface:cache]\nsupervisor.rpcinterface_factory = supervisor_cache.rpcinterface:make_cache_rpcinterface\n")
+	want := map[string]string{"supervisor": MainRPCInterfaceFactory, "twiddler": TwiddlerRPCInterfaceFactory, "cache": CacheRPCInterfaceFactory}
+	if !maps.Equal(c.Supervisord.RPCInterfaces, want) {
+		t.Errorf("RPCInterfaces = %v, want %v", c.Supervisord.RPCInterfaces, want)
+	}
+	ps := sproblems(t, "[supervisord]\n[rpcinterface:mine]\nsupervisor.rpcinterface_factory=my_ext.rpc:make\n")
+	if len(ps) != 1 || !errors.Is(ps[0], ErrUnsupported) || ps[0].Section != "rpcinterface:mine" ||
+		!strings.Contains(ps[0].Error(), "my_ext.rpc:make is a Python extension") {
+		t.Errorf("unknown factory: got %v", ps)
 	}
 }

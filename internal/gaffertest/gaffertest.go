@@ -49,6 +49,11 @@ var Helpers = map[string]func(args []string) int{
 	"setsid-escapee": func(args []string) int {
 		return spawnChild(args[0], true)
 	},
+	// daemonize PIDFILE: a classic self-daemonizing server. The launcher
+	// starts a child in a new session and exits 0 once it has exited; that
+	// child starts the daemon and exits; the daemon writes its pid to
+	// PIDFILE and sleeps until signalled.
+	"daemonize": daemonize,
 	// write-no-newline TEXT: write TEXT without a newline and exit 0.
 	"write-no-newline": func(args []string) int {
 		os.Stdout.WriteString(args[0])
@@ -238,4 +243,44 @@ func sleepForever() int {
 	for {
 		time.Sleep(time.Hour)
 	}
+}
+
+// daemonize runs one stage of the daemonize helper: "daemonize PIDFILE"
+// (the launcher), then "PIDFILE mid" and "PIDFILE run", each a fresh exec
+// of the test binary (Go cannot fork without exec).
+func daemonize(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "daemonize: need PIDFILE")
+		return 2
+	}
+	stage := ""
+	if len(args) > 1 {
+		stage = args[1]
+	}
+	next := map[string]string{"": "mid", "mid": "run"}[stage]
+	if next == "" { // the daemon
+		if err := os.WriteFile(args[0], []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return sleepForever()
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 1
+	}
+	attr := &syscall.ProcAttr{Env: append(os.Environ(), HelperEnv+"=daemonize"),
+		Files: []uintptr{devnull.Fd(), devnull.Fd(), devnull.Fd()}, Sys: &syscall.SysProcAttr{Setsid: stage == ""}}
+	pid, err := syscall.ForkExec("/proc/self/exe", []string{os.Args[0], args[0], next}, attr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if stage == "" {
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil || ws.ExitStatus() != 0 {
+			return 1
+		}
+	}
+	return 0
 }

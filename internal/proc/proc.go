@@ -37,8 +37,30 @@ type Spec struct {
 	Stdout       bool // capture stdout through a pipe (else /dev/null)
 	Stderr       bool // capture stderr (else /dev/null)
 	MergeStderr  bool // stderr shares stdout's pipe (same label twice, or redirect_stderr)
-	ExtraStreams int  // bidirectional socketpairs at fd 3, 4, …
+	ExtraStreams int  // bidirectional socketpairs after the Listeners
+
+	// StdinFile, when set, is the child's fd 0 instead of /dev/null or a
+	// pipe (FastCGI: the listening socket is stdin). It stays the caller's.
+	StdinFile *os.File
+	// Listeners are passed at fd 3, 4, … (before the ExtraStreams), as
+	// systemd's socket activation does. They stay the caller's.
+	Listeners []*os.File
+	// ListenPID sets LISTEN_PID to the child's own pid. A pid is known only
+	// after fork, and syscall.ForkExec runs no code in the child between
+	// fork and exec, so the child is started through a /bin/sh trampoline
+	// that exports LISTEN_PID=$$ and execs the program: exec keeps the pid,
+	// so the program sees its own pid. The cost is one extra exec of a
+	// small shell; argv[0] becomes the program's resolved path. A
+	// self-re-exec of the supervising binary would need every embedding
+	// program to call a hook at startup; sh needs nothing.
+	ListenPID bool
 }
+
+// Trampoline is the shell used for Spec.ListenPID.
+const Trampoline = "/bin/sh"
+
+// trampolineScript runs as sh -c SCRIPT PROGRAM ARGS…: $0 is the program.
+const trampolineScript = `LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"`
 
 // Process is a started child. The parent ends of its pipes belong to the
 // caller, who must close them.
@@ -106,6 +128,12 @@ func Start(s Spec) (p *Process, err error) {
 		childEnds, parentEnds = append(childEnds, r), append(parentEnds, w)
 		files[0], p.Stdin = r.Fd(), w
 	}
+	if s.StdinFile != nil {
+		if s.Stdin {
+			return nil, &SpawnError{s.Path, errors.New("stdin is both a pipe and a passed file")}
+		}
+		files[0] = s.StdinFile.Fd()
+	}
 	if s.Stdout {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -124,6 +152,9 @@ func Start(s Spec) (p *Process, err error) {
 		}
 		childEnds, parentEnds = append(childEnds, w), append(parentEnds, r)
 		files[2], p.Stderr = w.Fd(), r
+	}
+	for _, f := range s.Listeners {
+		files = append(files, f.Fd())
 	}
 	for i := 0; i < s.ExtraStreams; i++ {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -144,7 +175,15 @@ func Start(s Spec) (p *Process, err error) {
 		old := syscall.Umask(s.Umask)
 		defer syscall.Umask(old)
 	}
-	pid, err := syscall.ForkExec(path, append([]string{s.Path}, s.Args...), &syscall.ProcAttr{
+	argv := append([]string{s.Path}, s.Args...)
+	if s.ListenPID {
+		if !strings.Contains(path, "/") {
+			path = "./" + path // found through a "." PATH entry: sh must not search again
+		}
+		argv = append([]string{Trampoline, "-c", trampolineScript, path}, s.Args...)
+		path = Trampoline
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Dir: dir, Env: s.Env, Files: files, Sys: attr,
 	})
 	if err != nil {
