@@ -29,6 +29,7 @@ type Config struct {
 	Email    *Email    // [email]: mail notifications; nil when absent
 	SSL      *SSL      // [ssl]: TLS on TCP listeners; nil when absent
 	Auth     Auth      // [auth]: key and user store files
+	Cluster  *Cluster  // [cluster]: NATS cluster membership; nil when absent
 	Warnings []string  // non-fatal notes, each "file:line: [section] key: text"
 
 	// Supervisord is set when the file was a supervisord.conf: everything
@@ -394,6 +395,8 @@ func (b *builder) build() {
 			b.ssl(sec)
 		case sec.name == "auth":
 			b.auth(sec)
+		case sec.name == "cluster":
+			b.cluster(sec)
 		case strings.HasPrefix(sec.name, "job:") || strings.HasPrefix(sec.name, "process:"):
 			b.job(sec)
 		case strings.HasPrefix(sec.name, "env:"):

@@ -39,8 +39,9 @@ type Supervisord struct {
 	Inet *HTTPServer // [inet_http_server]; nil = none
 	Ctl  *Ctl        // [supervisorctl]; parsed for completeness, unused by the daemon
 
-	// RPCInterfaces maps each [rpcinterface:NAME] to its factory. Only
-	// MainRPCInterfaceFactory can be served; others were warned about.
+	// RPCInterfaces maps each [rpcinterface:NAME] to its factory: one of
+	// MainRPCInterfaceFactory, TwiddlerRPCInterfaceFactory and
+	// CacheRPCInterfaceFactory (any other is an error at load).
 	RPCInterfaces map[string]string
 
 	// Groups are supervisor's process groups, in start order (ascending
@@ -110,6 +111,12 @@ type ListenerPool struct {
 const (
 	// MainRPCInterfaceFactory is supervisor's own XML-RPC interface.
 	MainRPCInterfaceFactory = "supervisor.rpcinterface:make_main_rpcinterface"
+	// TwiddlerRPCInterfaceFactory is supervisor_twiddler's (namespace
+	// twiddler.*), served by gaffer's own implementation.
+	TwiddlerRPCInterfaceFactory = "supervisor_twiddler.rpcinterface:make_twiddler_rpcinterface"
+	// CacheRPCInterfaceFactory is supervisor_cache's (namespace cache.*),
+	// served by gaffer's own implementation.
+	CacheRPCInterfaceFactory = "supervisor_cache.rpcinterface:make_cache_rpcinterface"
 	// DefaultResultHandler is supervisor's listener result handler.
 	DefaultResultHandler = "supervisor.dispatchers:default_handler"
 )

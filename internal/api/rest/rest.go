@@ -62,6 +62,9 @@ type Options struct {
 	// nil, or keys not required, answers those 404 (/auth/permissions:
 	// everything allowed).
 	Auth *auth.Authorizer
+	// Cluster serves /cluster/nodes and /cluster/{node}/… (cluster.go);
+	// nil answers 404.
+	Cluster Cluster
 }
 
 // route is one line of the API: a Go ServeMux pattern, the permission it
@@ -123,6 +126,14 @@ var routes = []route{
 	{"DELETE /users/{u}", Public, noTarget, (*api).deleteUser},
 	{"PUT /users/{u}/password", Public, noTarget, (*api).setUserPassword},
 	{"PUT /users/{u}/key", Public, noTarget, (*api).setUserKey},
+
+	// Cluster (cluster.go): the node named in the path checks the key.
+	{"GET /cluster/nodes", ManageAll, noTarget, (*api).clusterNodes},
+	{"GET /cluster/{node}/{path...}", Public, noTarget, (*api).clusterProxy},
+	{"HEAD /cluster/{node}/{path...}", Public, noTarget, (*api).clusterProxy},
+	{"POST /cluster/{node}/{path...}", Public, noTarget, (*api).clusterProxy},
+	{"PUT /cluster/{node}/{path...}", Public, noTarget, (*api).clusterProxy},
+	{"DELETE /cluster/{node}/{path...}", Public, noTarget, (*api).clusterProxy},
 }
 
 // api is the handler. Immutable after New.
@@ -134,6 +145,7 @@ type api struct {
 	maxBody       int64
 	metricsH      http.Handler
 	auth          *auth.Authorizer // nil: no keys and users
+	cluster       Cluster          // nil: not in a cluster
 
 	named   *http.ServeMux // routes whose first segment is a name (or none)
 	pids    *http.ServeMux // routes whose first segment is a pid
@@ -143,7 +155,7 @@ type api struct {
 // New returns the HTTP handler of gaffer's API over sup.
 func New(sup *supervisor.Supervisor, opts Options) http.Handler {
 	a := &api{sup: sup, sampler: opts.Sampler, serverVersion: opts.Version,
-		authorizer: opts.Authorize, maxBody: opts.MaxBody, metricsH: opts.Metrics, auth: opts.Auth,
+		authorizer: opts.Authorize, maxBody: opts.MaxBody, metricsH: opts.Metrics, auth: opts.Auth, cluster: opts.Cluster,
 		named: http.NewServeMux(), pids: http.NewServeMux()}
 	if a.sampler == nil {
 		a.sampler = stats.NewSampler()
