@@ -41,6 +41,9 @@ func (a *app) jobsCmd() *cobra.Command {
 			if len(args) == 1 {
 				session = args[0]
 			}
+			if a.cluster {
+				return a.clusterJobs(cmd, session)
+			}
 			infos, err := c.JobsInfo(cmd.Context(), session)
 			if err != nil {
 				return err

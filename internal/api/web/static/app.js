@@ -253,6 +253,7 @@
     S.jobSubs = new Set();
     if (canManageAll()) sub('EVENTS');
     loadAll().then(() => { S.backoff = BACKOFF_MIN; }, (err) => notice(err.message));
+    loadCluster();
   }
 
   function onMessage(m) {
@@ -733,8 +734,158 @@
       cur.remove();
       cur = next;
     }
-    $('empty').hidden = want.length > 0;
+    $('empty').hidden = want.length > 0 || !!S.node;
   }
+
+  // ---- cluster ------------------------------------------------------------
+  //
+  // When gafferd is in a cluster (GET /cluster/nodes answers 200), a node
+  // selector and an overview of every node sit above the jobs. "This node"
+  // is the live view below. Another node's jobs come through
+  // /cluster/<node>/… when it is selected, after each action on them and on
+  // Refresh: only this node's view is live, and the overview is as of its
+  // last fetch (on connect, on Refresh, after a remote action).
+
+  S.node = ''; // '' = this node, else the selected node's name
+  S.nodes = [];
+
+  function nodePath(node, path) {
+    return '/cluster/' + encodeURIComponent(node) + path;
+  }
+
+  // isSelf: the node whose origin is this page's (it is shown live).
+  function isSelf(n) {
+    return !!n.origin && n.origin.replace(/\/+$/, '') === location.origin;
+  }
+
+  async function loadCluster() {
+    let r;
+    try {
+      r = await request('/cluster/nodes');
+    } catch (_) {
+      return;
+    }
+    if (r.status !== 200) {
+      $('cluster').hidden = true;
+      S.nodes = [];
+      if (S.node) showNode('');
+      return;
+    }
+    const body = await r.json();
+    S.nodes = (body.nodes || []).slice().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    $('cluster').hidden = false;
+    if (S.node && !S.nodes.some((n) => n.name === S.node)) notice('node ' + S.node + ' left the cluster');
+    renderNodes();
+    showNode(S.nodes.some((n) => n.name === S.node) ? S.node : '');
+  }
+
+  function renderNodes() {
+    const opts = [el('option', { value: '', text: 'this node (live)' })];
+    const rows = [];
+    for (const n of S.nodes) {
+      const self = isSelf(n);
+      if (!self) opts.push(el('option', { value: n.name, text: n.name }));
+      let running = 0, target = 0;
+      for (const j of n.jobs || []) {
+        running += j.running || 0;
+        target += j.target || 0;
+      }
+      const tr = el('tr', { class: 'node' },
+        el('td', { 'data-label': 'Node', text: n.name + (self ? ' (this node)' : '') }),
+        el('td', { 'data-label': 'Origin', text: n.origin || '' }),
+        el('td', { 'data-label': 'Version', text: n.version || '' }),
+        el('td', { 'data-label': 'Jobs', class: 'num', text: String((n.jobs || []).length) }),
+        el('td', { 'data-label': 'Running/Target', class: 'num', text: running + '/' + target }));
+      tr.dataset.node = self ? '' : n.name;
+      rows.push(tr);
+    }
+    $('node').replaceChildren(...opts);
+    $('node-rows').replaceChildren(...rows);
+    $('cluster-note').textContent = S.nodes.length + (S.nodes.length === 1 ? ' node' : ' nodes');
+  }
+
+  function showNode(node) {
+    S.node = node;
+    $('node').value = node;
+    for (const tr of $('node-rows').children) tr.classList.toggle('sel', tr.dataset.node === node);
+    $('jobs').hidden = !!node;
+    $('remote-jobs').hidden = !node;
+    $('remote-empty').hidden = true;
+    if (!node) {
+      $('remote-rows').replaceChildren();
+      render();
+      return;
+    }
+    $('empty').hidden = true;
+    closeLog();
+    loadRemote();
+  }
+
+  async function loadRemote() {
+    const node = S.node;
+    if (!node) return;
+    let jobs;
+    try {
+      jobs = (await getJSON(nodePath(node, '/jobs?info=true'))).jobs || [];
+    } catch (err) {
+      if (S.node === node) notice(node + ': ' + err.message);
+      return;
+    }
+    if (S.node !== node) return; // another node was chosen meanwhile
+    jobs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    $('remote-rows').replaceChildren(...jobs.map((i) => remoteRow(node, i)));
+    $('remote-empty').hidden = jobs.length > 0;
+  }
+
+  function remoteRow(node, i) {
+    const st = i.stopped ? 'stopped' : i.waiting ? 'waiting' : 'running';
+    const b = (action, text, disabled) => {
+      const x = el('button', { type: 'button', text, 'data-remote': action, 'data-job': i.name });
+      x.disabled = disabled;
+      return x;
+    };
+    const acts = el('span', { class: 'acts' });
+    if (can('manage', i.name)) {
+      acts.append(b('start', 'Start', !i.stopped), b('stop', 'Stop', !!i.stopped),
+        b('scale-down', '−', (i.max_processes || 0) <= 0), b('scale-up', '+', false));
+    }
+    return el('tr', { class: 'job', 'data-node': node, 'data-job': i.name },
+      el('td', { 'data-label': 'Job' }, el('span', { class: 'name', text: i.name })),
+      el('td', { 'data-label': 'State' }, el('span', { class: 'st ' + st, text: st })),
+      el('td', { 'data-label': 'Running/Target', class: 'num', text: i.running + '/' + i.max_processes }),
+      el('td', { 'data-label': 'PIDs', text: (i.processes || []).join(', ') || '-' }),
+      el('td', { 'data-label': 'Actions' }, acts));
+  }
+
+  // The REST call of each action on another node's job.
+  const REMOTE = {
+    start: ['/state', 'text/plain', '1'],
+    stop: ['/state', 'text/plain', '0'],
+    'scale-up': ['/numprocesses', 'application/json', JSON.stringify({ scale: '+1' })],
+    'scale-down': ['/numprocesses', 'application/json', JSON.stringify({ scale: '-1' })],
+  };
+
+  async function remoteAction(b) {
+    const node = S.node, name = b.dataset.job, a = REMOTE[b.dataset.remote];
+    if (!node || !a) return;
+    await act(async () => {
+      const r = await request(nodePath(node, jobPath(name) + a[0]),
+        { method: 'POST', headers: { 'Content-Type': a[1] }, body: a[2] });
+      if (!r.ok) throw new Error(node + ': ' + b.dataset.remote + ' ' + name + ': ' + r.status + ' ' + (await r.text()).slice(0, 200));
+    });
+    loadCluster(); // the overview, and the node's jobs again
+  }
+
+  $('node').addEventListener('change', (e) => showNode(e.target.value));
+  $('cluster-refresh').addEventListener('click', () => loadCluster());
+  $('node-rows').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-node]');
+    if (tr) showNode(tr.dataset.node);
+  });
+  $('remote-rows').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-remote]');
+    if (b && !b.disabled) remoteAction(b);
+  });
 
   // ---- start, log in, log out ---------------------------------------------
 
