@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gafferhq/gaffer/client"
+	"github.com/gafferhq/gaffer/internal/cli/authcmd"
 	"github.com/gafferhq/gaffer/internal/config/procfile"
 )
 
@@ -24,6 +25,7 @@ type app struct {
 	port                 int
 
 	host, unix, apiKey string
+	sec                client.TLSFiles // --cacert, --certfile, --keyfile
 
 	c *client.Client // made on first use
 }
@@ -42,7 +44,10 @@ root's .env and each -e FILE as its environment. Its name, the gafferd
 session of its jobs, is the root directory's base name unless --app says.
 
 gafferd is found at --host URL or --unix PATH, else at $GAFFERD_ADDRESS,
-else at its default unix socket if it exists, else at http://127.0.0.1:5000.`,
+else at its default unix socket if it exists, else at http://127.0.0.1:5000.
+Its API key is --api-key, else $GAFFER_API_KEY, else the key "gaffer login"
+stored for that URL in the user config ($GAFFER_CONFIG, else
+~/.gaffer/gaffer.ini), which may also name its TLS files.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -65,7 +70,8 @@ else at its default unix socket if it exists, else at http://127.0.0.1:5000.`,
 	pf.StringVarP(&a.host, "gafferd-http-address", "g", "", "same as --host (gaffer 0.5)")
 	pf.MarkHidden("gafferd-http-address")
 	pf.StringVar(&a.unix, "unix", "", "gafferd unix socket path")
-	pf.StringVar(&a.apiKey, "api-key", "", "API key sent as X-Api-Key (default $GAFFER_API_KEY)")
+	pf.StringVar(&a.apiKey, "api-key", "", "API key sent as X-Api-Key (default $GAFFER_API_KEY, else the key stored by login)")
+	authcmd.AddTLSFlags(root, &a.sec)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddGroup(&cobra.Group{ID: "local", Title: "Run the app here:"},
@@ -82,6 +88,14 @@ else at its default unix socket if it exists, else at http://127.0.0.1:5000.`,
 	ex := a.exportCmd()
 	ex.GroupID = "export"
 	root.AddCommand(ex)
+	a.addLookupCommands(root)
+	authcmd.AddCommands(root, authcmd.Env{
+		Program: "gaffer",
+		Client:  a.client,
+		In:      a.in,
+		Out:     a.out,
+		Usage:   func(err error) error { return usageError{err} },
+	})
 	return root
 }
 
@@ -111,13 +125,10 @@ func (a *app) client() (*client.Client, error) {
 	case addr == "":
 		addr = client.DefaultAddress()
 	}
-	var opts []client.Option
-	key := a.apiKey
-	if key == "" {
-		key = os.Getenv("GAFFER_API_KEY")
-	}
-	if key != "" {
-		opts = append(opts, client.WithAPIKey(key))
+	// --api-key, $GAFFER_API_KEY or the user config's key; TLS files.
+	opts, err := authcmd.ClientOptions(addr, a.apiKey, a.sec)
+	if err != nil {
+		return nil, usageError{err}
 	}
 	c, err := client.New(addr, opts...)
 	if err != nil {
@@ -134,7 +145,7 @@ func (a *app) explain(err error) error {
 	}
 	switch {
 	case errors.Is(err, client.ErrUnauthorized):
-		return fmt.Errorf("unauthorized: gafferd wants an API key (--api-key or $GAFFER_API_KEY)")
+		return fmt.Errorf("unauthorized: gafferd wants an API key (--api-key, $GAFFER_API_KEY, or \"gaffer login\")")
 	case errors.Is(err, client.ErrForbidden):
 		return fmt.Errorf("forbidden: this API key may not do that")
 	}

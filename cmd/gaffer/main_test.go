@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -324,11 +326,24 @@ func mustEval(t *testing.T, p string) string {
 // gafferd is a real supervisor behind the REST API on loopback.
 func gafferd(t *testing.T) (*supervisor.Supervisor, string) {
 	t.Helper()
+	sup, ts := gafferdWith(t, rest.Options{}, false)
+	return sup, ts.URL
+}
+
+// gafferdWith is gafferd with REST options, over https when tls is set.
+func gafferdWith(t *testing.T, opts rest.Options, tls bool) (*supervisor.Supervisor, *httptest.Server) {
+	t.Helper()
 	sup := supervisor.New(supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
 	spawns := sup.Subscribe(1<<12, supervisor.DropOldest, "spawn")
 	ctx, cancel := context.WithCancel(context.Background())
 	go sup.Run(ctx)
-	ts := httptest.NewServer(rest.New(sup, rest.Options{}))
+	ts := httptest.NewUnstartedServer(rest.New(sup, opts))
+	if tls {
+		ts.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point of some tests
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(func() {
 		ts.Close()
 		cancel()
@@ -344,7 +359,7 @@ func gafferd(t *testing.T) (*supervisor.Supervisor, string) {
 			}
 		}
 	})
-	return sup, ts.URL
+	return sup, ts
 }
 
 // gafferIn runs one gaffer command in-process.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gafferhq/gaffer/client"
+	"github.com/gafferhq/gaffer/internal/cli/authcmd"
 )
 
 // app is one gafferctl invocation: its streams, global flags and client.
@@ -24,7 +24,8 @@ type app struct {
 
 	host, unix, apiKey string
 	json               bool
-	sec                authFlags // --cacert, --certfile, --keyfile (auth.go)
+	cluster            bool            // --cluster (cluster.go)
+	sec                client.TLSFiles // --cacert, --certfile, --keyfile (auth.go)
 
 	c *client.Client // made on first use: help and completion need none
 }
@@ -81,6 +82,7 @@ all-digit argument where a job or a pid is allowed is a pid.`,
 	a.addLiveCommands(root)
 	a.addAuthCommands(root)
 	root.AddCommand(a.depsCmd())
+	a.addClusterSupport(root)
 	return root
 }
 
@@ -98,19 +100,11 @@ func (a *app) client() (*client.Client, error) {
 	case addr == "":
 		addr = client.DefaultAddress()
 	}
-	var opts []client.Option
-	key := a.apiKey
-	if key == "" {
-		key = os.Getenv("GAFFER_API_KEY")
-	}
-	if key != "" {
-		opts = append(opts, client.WithAPIKey(key))
-	}
-	extra, err := a.authOptions(addr, key != "") // user config's key, TLS files
+	// --api-key, $GAFFER_API_KEY or the user config's key; TLS files.
+	opts, err := authcmd.ClientOptions(addr, a.apiKey, a.sec)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	opts = append(opts, extra...)
 	c, err := client.New(addr, opts...)
 	if err != nil {
 		return nil, usageError{err}
