@@ -21,11 +21,13 @@ import (
 	"time"
 
 	"github.com/gafferhq/gaffer/internal/api/legacy"
+	"github.com/gafferhq/gaffer/internal/api/lookupd"
 	"github.com/gafferhq/gaffer/internal/api/rest"
 	"github.com/gafferhq/gaffer/internal/api/supervisorrpc"
 	"github.com/gafferhq/gaffer/internal/api/web"
 	"github.com/gafferhq/gaffer/internal/api/ws"
 	"github.com/gafferhq/gaffer/internal/api/xmlrpc"
+	"github.com/gafferhq/gaffer/internal/cluster"
 	"github.com/gafferhq/gaffer/internal/config"
 	"github.com/gafferhq/gaffer/internal/eventlistener"
 	"github.com/gafferhq/gaffer/internal/logs"
@@ -105,6 +107,21 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	sec, err := newSecurity(o, cfg) // stores and certificates: fail before listening
 	if err != nil {
 		return err
+	}
+	clusterOpts, inCluster, err := cluster.FromConfig(cfg.Cluster, o.clusterURL, o.clusterEmbedded) // [cluster], --cluster
+	if err != nil {
+		return err
+	}
+	if o.lookupd != "" && !inCluster {
+		return errors.New("--lookupd needs clustering ([cluster], --cluster or --cluster-embedded)")
+	}
+	if _, err := lookupd.ListenAddr(o.lookupd, o.insecure); o.lookupd != "" && err != nil {
+		return err // before anything starts
+	}
+	var restCluster rest.Cluster // nil: /cluster answers 404
+	clusterRef := &cluster.Ref{} // the node, once started below
+	if inCluster {
+		restCluster = clusterRef
 	}
 	metricsLn, err := listenMetrics(cfg.Global.MetricsBind, o.insecure) // [gaffer] metrics_bind
 	if err != nil {
@@ -217,13 +234,19 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 			}
 		},
 	})
+	d.registerInterfaces(rpc, cfg) // [rpcinterface:twiddler], [rpcinterface:cache]
+	plug, err := findPlugins(pluginsDir(o, cfg))
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
+	mux.Handle("GET /_plugin/{name}/{rest...}", plug.site())
 	mux.Handle("/RPC2", sec.rpc2(rpc))
 	mux.Handle("GET /logtail/", logtail(d.sup))
 	mux.Handle("GET /mainlogtail", mainlogtail(func() *logs.Writer { return d.mainLog }))
 	sampler := stats.NewSampler() // shared: both APIs measure CPU from the same baselines
 	met.Watch(d.sup, sampler)
-	restAPI := rest.New(d.sup, rest.Options{Sampler: sampler, Version: Version, Authorize: sec.authorize(), Auth: sec.az, Metrics: met.Handler()})
+	restAPI := rest.New(d.sup, rest.Options{Sampler: sampler, Version: Version, Authorize: sec.authorize(), Auth: sec.az, Metrics: met.Handler(), Cluster: restCluster})
 	legacyAPI := legacy.New(d.sup, legacy.Options{Sampler: sampler, Authorize: sec.authorize()})
 	liveAPI := ws.New(d.sup, ws.Options{Sampler: sampler, Authorize: sec.authorize(), OriginPatterns: sec.origins})
 	var liveKeyed http.Handler // nil unless keys are required
@@ -249,10 +272,31 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 		restAPI.ServeHTTP(w, r)
 	}))
 
+	if inCluster { // before loading: a name already in use stops gafferd with nothing started
+		clusterOpts.Origin, clusterOpts.Version, clusterOpts.Logger = clusterOrigin(cfg, listeners, sec.tls != nil), Version, logger
+		node, err := cluster.Start(ctx, d.sup, sec.az.Middleware(mux), clusterOpts) // other nodes: keys as on TCP
+		if err != nil {
+			return err
+		}
+		defer node.Close() // after the engine's last events
+		clusterRef.Set(node)
+		if o.lookupd != "" { // gaffer_lookupd's API over the registry, on its own listener
+			ln, err := lookupd.Listen(o.lookupd, o.insecure)
+			if err != nil {
+				return err
+			}
+			lsrv := &http.Server{Handler: lookupd.New(node, lookupd.Options{Logger: logger}), ReadHeaderTimeout: 10 * time.Second}
+			go lsrv.Serve(ln)
+			defer lsrv.Close()
+			logger.Info("lookupd API listening", "addr", ln.Addr().String())
+		}
+	}
 	if err := d.sup.LoadAll(ctx, groupSpecs(cfg, cfg.Jobs)); err != nil {
 		logger.Error("loading jobs", "err", err)
 	}
 	d.markLoaded(cfg.Jobs)
+	plug.start(ctx, d, sec, unixSocket(listeners))
+	defer plug.stop(sec) // revoke their keys once their processes are gone
 	// Serve once the config's jobs are loaded: a client connecting earlier
 	// waits in the listen backlog rather than seeing an empty daemon.
 	var wg sync.WaitGroup
@@ -701,4 +745,21 @@ func checkPassword(s *config.HTTPServer, user, pass string) bool {
 		return userOK && subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(strings.ToLower(hexDigest))) == 1
 	}
 	return userOK && subtle.ConstantTimeCompare([]byte(pass), []byte(want)) == 1
+}
+
+// clusterOrigin is the API URL this node announces to the cluster:
+// [gaffer] broadcast_address, else its first TCP listener.
+func clusterOrigin(cfg *config.Config, listeners []listener, tls bool) string {
+	if cfg.Global.BroadcastAddress != "" {
+		return cfg.Global.BroadcastAddress
+	}
+	for _, l := range listeners {
+		if a, ok := l.Addr().(*net.TCPAddr); ok {
+			if tls {
+				return "https://" + a.String()
+			}
+			return "http://" + a.String()
+		}
+	}
+	return ""
 }

@@ -50,6 +50,11 @@ type options struct {
 	createAdmin  string // --create-admin-user NAME: create an admin user and exit
 	passwordFile string // its password (- = stdin); else $GAFFERD_ADMIN_PASSWORD
 	listAdmins   bool   // --list-admins: print the admin users and exit
+	pluginsDir   string // -p, --plugins-dir: the plugins directory
+
+	clusterURL      string // --cluster URL: join this NATS server (over [cluster] url)
+	clusterEmbedded bool   // --cluster-embedded: run an embedded NATS server
+	lookupd         string // --lookupd ADDR: serve gaffer_lookupd's API on ADDR (cluster only)
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -79,6 +84,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.createAdmin, "create-admin-user", "", "create an admin user `NAME` with a new admin key, print the key and exit")
 	fs.StringVar(&o.passwordFile, "password-file", "", "file holding the new admin's password (- = standard input; default $GAFFERD_ADMIN_PASSWORD)")
 	fs.BoolVar(&o.listAdmins, "list-admins", false, "print the admin users and their keys, and exit")
+	fs.StringVar(&o.pluginsDir, "p", "", "plugins directory (default: [gaffer] plugins_dir, $GAFFER_PLUGIN_DIR, or <config dir>/plugins when it exists)")
+	fs.StringVar(&o.pluginsDir, "plugins-dir", "", "plugins directory")
+	fs.StringVar(&o.clusterURL, "cluster", "", "join the cluster through this NATS server `URL` (nats://host:4222; over [cluster] url)")
+	fs.BoolVar(&o.clusterEmbedded, "cluster-embedded", false, "run an embedded NATS server ([cluster] listen, default 127.0.0.1:4222) and join the cluster through it")
+	fs.StringVar(&o.lookupd, "lookupd", "", "in a cluster, serve gaffer_lookupd's query API and registry stream on `ADDR` (host:port or port; default host 127.0.0.1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
