@@ -3,11 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,6 +15,7 @@ import (
 	"github.com/gafferhq/gaffer/internal/api/ws"
 	"github.com/gafferhq/gaffer/internal/events"
 	"github.com/gafferhq/gaffer/internal/gaffertest"
+	"github.com/gafferhq/gaffer/internal/gaffertest/enginetest"
 	"github.com/gafferhq/gaffer/supervisor"
 )
 
@@ -31,36 +28,11 @@ type liveDaemon struct {
 
 func startLiveDaemon(t *testing.T) *liveDaemon {
 	t.Helper()
-	sup := supervisor.New(supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
-	spawns := sup.Subscribe(1<<14, supervisor.DropOldest, "spawn")
-	ctx, cancel := context.WithCancel(context.Background())
-	go sup.Run(ctx)
-	h := ws.New(sup, ws.Options{})
-	api := rest.New(sup, rest.Options{})
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.Match(r.URL.Path) {
-			h.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-sup.Done():
-		case <-time.After(30 * time.Second):
-			t.Error("supervisor did not stop")
-		}
-		ts.CloseClientConnections()
-		ts.Close()
-		spawns.Close()
-		for e := range spawns.C() {
-			if !gaffertest.Gone(e.OSPid) {
-				t.Errorf("process %d (os pid %d) still alive", e.Pid, e.OSPid)
-			}
-		}
-	})
-	return &liveDaemon{&daemon{t: t, sup: sup, url: ts.URL}, h}
+	e := enginetest.New(t, enginetest.Options{})
+	h := ws.New(e.Sup, ws.Options{})
+	api := rest.New(e.Sup, rest.Options{})
+	srv := e.Serve(enginetest.Route(h, api), enginetest.ServeOptions{StopFirst: true, CloseClients: true})
+	return &liveDaemon{&daemon{t: t, sup: e.Sup, url: srv.URL}, h}
 }
 
 // lineWriter hands every complete line written to it to a channel.
@@ -314,14 +286,7 @@ func TestStatsWatch(t *testing.T) {
 // TestWatchExitsZeroOnSignal runs the built gafferctl: interrupted, watch
 // exits 0.
 func TestWatchExitsZeroOnSignal(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool")
-	}
-	bin := filepath.Join(t.TempDir(), "gafferctl")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCtl(t)
 	d := startLiveDaemon(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		cmd := exec.Command(bin, "--host", d.url, "watch")

@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,20 +14,17 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gafferhq/gaffer/internal/api/rest"
 	"github.com/gafferhq/gaffer/internal/events"
 	"github.com/gafferhq/gaffer/internal/gaffertest"
+	"github.com/gafferhq/gaffer/internal/gaffertest/enginetest"
 	"github.com/gafferhq/gaffer/supervisor"
 )
 
-func TestMain(m *testing.M) {
-	gaffertest.RunHelper()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
-const wait = 10 * time.Second
+const wait = enginetest.Wait
 
 // daemon is a real supervisor behind the REST API, as gafferd runs them.
 type daemon struct {
@@ -42,27 +37,9 @@ type daemon struct {
 // stops both and checks that every process the test spawned is gone.
 func startDaemon(t *testing.T, opts rest.Options) *daemon {
 	t.Helper()
-	sup := supervisor.New(supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
-	spawns := sup.Subscribe(1<<14, supervisor.DropOldest, "spawn")
-	ctx, cancel := context.WithCancel(context.Background())
-	go sup.Run(ctx)
-	ts := httptest.NewServer(rest.New(sup, opts))
-	t.Cleanup(func() {
-		ts.Close()
-		cancel()
-		select {
-		case <-sup.Done():
-		case <-time.After(30 * time.Second):
-			t.Error("supervisor did not stop")
-		}
-		spawns.Close()
-		for e := range spawns.C() {
-			if !gaffertest.Gone(e.OSPid) {
-				t.Errorf("process %d (os pid %d) still alive", e.Pid, e.OSPid)
-			}
-		}
-	})
-	return &daemon{t: t, sup: sup, url: ts.URL}
+	e := enginetest.New(t, enginetest.Options{})
+	srv := e.Serve(rest.New(e.Sup, opts), enginetest.ServeOptions{})
+	return &daemon{t: t, sup: e.Sup, url: srv.URL}
 }
 
 // ctl runs gafferctl in-process with the given global flags and stdin.
@@ -120,12 +97,7 @@ func jobFile(t *testing.T, jobs ...map[string]any) string {
 }
 
 func helperJob(t *testing.T, name, helper string, extra map[string]any) map[string]any {
-	j := map[string]any{"name": name, "cmd": gaffertest.Self(t), "graceful_timeout": 5,
-		"env": map[string]string{gaffertest.HelperEnv: helper, "GORACE": "atexit_sleep_ms=0"}}
-	for k, v := range extra {
-		j[k] = v
-	}
-	return j
+	return enginetest.HelperJob(t, name, helper, extra)
 }
 
 // rows splits aligned output into fields per line.
@@ -139,7 +111,7 @@ func rows(out string) [][]string {
 
 func waitExit(t *testing.T, sub *events.Sub, pid int) {
 	t.Helper()
-	gaffertest.WaitFor(t, sub, wait, func(e events.Event) bool { return e.Type == "exit" && e.Pid == pid })
+	gaffertest.WaitFor(t, sub, wait, enginetest.IsExit(pid))
 }
 
 func TestJobCommands(t *testing.T) {
@@ -462,14 +434,7 @@ func TestCompletion(t *testing.T) {
 // TestBinaryExitStatus checks main's wiring of exit statuses with the
 // built command.
 func TestBinaryExitStatus(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool")
-	}
-	bin := filepath.Join(t.TempDir(), "gafferctl")
-	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCtl(t)
 	d := startDaemon(t, rest.Options{})
 	for _, c := range []struct {
 		args []string
@@ -493,6 +458,21 @@ func TestBinaryExitStatus(t *testing.T) {
 			t.Errorf("gafferctl %q: exit %d, stderr %q; want exit %d", c.args, code, stderr.String(), c.code)
 		}
 	}
+}
+
+// buildCtl builds the gafferctl command into a temporary directory and
+// returns its path; it skips the test without a go tool.
+func buildCtl(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool")
+	}
+	bin := filepath.Join(t.TempDir(), "gafferctl")
+	if out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 func atoi(t *testing.T, s string) int {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,58 +22,17 @@ import (
 // started (and restarted) with the same config and flags.
 type clusterDaemon struct {
 	*testDaemon
-	dir  string
-	args []string
 }
 
 func startClusterDaemon(t *testing.T, name, ini string, args ...string) *clusterDaemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &clusterDaemon{testDaemon: &testDaemon{t: t, sock: filepath.Join(dir, "run", "gafferd.sock"),
-		config: filepath.Join(dir, "gaffer.ini")}, dir: dir, args: args}
-	d.writeConfig(fmt.Sprintf("[gaffer]\nrequire_key = false\nbroadcast_address = http://%s.test:5000\n[cluster]\nname = %s\n%s", name, name, ini))
-	d.http = &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
-		}}}
+	d := &clusterDaemon{newTestDaemon(t, daemonOpts{
+		config:  fmt.Sprintf("[gaffer]\nrequire_key = false\nbroadcast_address = http://%s.test:5000\n[cluster]\nname = %s\n%s", name, name, ini),
+		args:    args,
+		timeout: 15 * time.Second,
+	})}
 	d.start()
 	return d
-}
-
-// start runs gafferd and waits until it answers.
-func (d *clusterDaemon) start() {
-	d.t.Helper()
-	d.stderr, d.waited = &syncBuffer{}, make(chan error, 1)
-	d.cmd = exec.Command(gafferdBin, append([]string{"-c", d.config, "--bind", "unix:" + d.sock}, d.args...)...)
-	d.cmd.Stderr, d.cmd.Dir = d.stderr, d.dir
-	if err := d.cmd.Start(); err != nil {
-		d.t.Fatal(err)
-	}
-	cmd, waited, stderr := d.cmd, d.waited, d.stderr
-	go func() { waited <- cmd.Wait() }()
-	d.t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-waited:
-			waited <- nil // for a later cleanup of the same process
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			d.t.Error("gafferd did not stop on SIGTERM")
-		}
-		if d.t.Failed() {
-			d.t.Logf("gafferd stderr:\n%s", stderr)
-		}
-	})
-	gaffertest.Eventually(d.t, 10*time.Second, "gafferd answering", func() bool {
-		select {
-		case err := <-waited:
-			waited <- err
-			d.t.Fatalf("gafferd exited: %v\n%s", err, stderr)
-		default:
-		}
-		_, err := d.get("/ping")
-		return err == nil
-	})
 }
 
 // kill SIGKILLs gafferd and the processes of its jobs.

@@ -70,42 +70,97 @@ type testDaemon struct {
 	http   *http.Client
 	stderr *syncBuffer
 	waited chan error
+	dir    string     // the working directory, holding sock and config
+	opts   daemonOpts // how start runs gafferd
+}
+
+// daemonOpts say how a test runs gafferd.
+type daemonOpts struct {
+	config  string        // the config file's text
+	bind    string        // listeners to add after the unix socket in --bind
+	args    []string      // more gafferd arguments
+	timeout time.Duration // of requests to gafferd; 0 is 10 s
+	what    string        // what start waits for; "" is "gafferd answering"
+	ready   func() bool   // besides /ping answering, for start to wait for
 }
 
 func startDaemon(t *testing.T, ini string) *testDaemon {
 	t.Helper()
+	return startDaemonWith(t, daemonOpts{config: ini})
+}
+
+// startDaemonWith writes the config, starts gafferd and waits until it
+// is ready.
+func startDaemonWith(t *testing.T, opts daemonOpts) *testDaemon {
+	t.Helper()
+	d := newTestDaemon(t, opts)
+	d.start()
+	return d
+}
+
+// newTestDaemon writes the config of a gafferd in a new directory and
+// makes its client; start runs it.
+func newTestDaemon(t *testing.T, opts daemonOpts) *testDaemon {
+	t.Helper()
 	dir := t.TempDir()
 	d := &testDaemon{t: t, sock: filepath.Join(dir, "run", "gafferd.sock"), config: filepath.Join(dir, "gaffer.ini"),
-		stderr: &syncBuffer{}, waited: make(chan error, 1)}
-	d.writeConfig(ini)
-	d.cmd = exec.Command(gafferdBin, "-c", d.config, "--bind", "unix:"+d.sock)
-	d.cmd.Stderr = d.stderr
-	d.cmd.Dir = dir
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
+		dir: dir, opts: opts}
+	d.writeConfig(opts.config)
+	timeout := opts.timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
 	}
-	go func() { d.waited <- d.cmd.Wait() }()
-	d.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+	d.http = &http.Client{Timeout: timeout, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
 		}}}
-	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.waited:
-		case <-time.After(20 * time.Second):
-			d.cmd.Process.Kill()
-			t.Error("gafferd did not stop on SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("gafferd stderr:\n%s", d.stderr)
-		}
-	})
-	gaffertest.Eventually(t, 10*time.Second, "gafferd answering", func() bool {
-		_, err := d.get("/ping")
-		return err == nil
-	})
 	return d
+}
+
+// start runs gafferd, stopped at cleanup, and waits until it is ready; it
+// may run again after gafferd has exited.
+func (d *testDaemon) start() {
+	d.t.Helper()
+	bind := "unix:" + d.sock
+	if d.opts.bind != "" {
+		bind += "," + d.opts.bind
+	}
+	d.stderr, d.waited = &syncBuffer{}, make(chan error, 1)
+	d.cmd = exec.Command(gafferdBin, append([]string{"-c", d.config, "--bind", bind}, d.opts.args...)...)
+	d.cmd.Stderr, d.cmd.Dir = d.stderr, d.dir
+	if err := d.cmd.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	cmd, waited, stderr := d.cmd, d.waited, d.stderr
+	go func() { waited <- cmd.Wait() }()
+	d.t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-waited:
+			waited <- nil // for a later cleanup of the same process
+		case <-time.After(20 * time.Second):
+			cmd.Process.Kill()
+			d.t.Error("gafferd did not stop on SIGTERM")
+		}
+		if d.t.Failed() {
+			d.t.Logf("gafferd stderr:\n%s", stderr)
+		}
+	})
+	what := d.opts.what
+	if what == "" {
+		what = "gafferd answering"
+	}
+	gaffertest.Eventually(d.t, 10*time.Second, what, func() bool {
+		select {
+		case err := <-waited:
+			waited <- err
+			d.t.Fatalf("gafferd exited: %v\n%s", err, stderr)
+		default:
+		}
+		ready := d.opts.ready == nil || d.opts.ready()
+		_, err := d.get("/ping")
+		return err == nil && ready
+	})
 }
 
 func (d *testDaemon) writeConfig(ini string) {

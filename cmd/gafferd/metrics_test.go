@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,46 +30,20 @@ type metricsDaemon struct {
 
 func startMetricsDaemon(t *testing.T, ini string) *metricsDaemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &testDaemon{t: t, sock: filepath.Join(dir, "run", "gafferd.sock"), config: filepath.Join(dir, "gaffer.ini"),
-		stderr: &syncBuffer{}, waited: make(chan error, 1)}
-	d.writeConfig("[gaffer]\nmetrics_bind = 127.0.0.1:0\n\n" + ini)
-	d.cmd = exec.Command(gafferdBin, "-c", d.config, "--bind", "unix:"+d.sock+",127.0.0.1:0")
-	d.cmd.Stderr = d.stderr
-	d.cmd.Dir = dir
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.waited <- d.cmd.Wait() }()
-	d.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
-		}}}
-	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.waited:
-		case <-time.After(20 * time.Second):
-			d.cmd.Process.Kill()
-			t.Error("gafferd did not stop on SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("gafferd stderr:\n%s", d.stderr)
-		}
-	})
-	md := &metricsDaemon{testDaemon: d}
+	md := &metricsDaemon{}
 	listening := regexp.MustCompile(`listening.*addr=tcp:(127\.0\.0\.1:\d+)`)
 	serving := regexp.MustCompile(`serving metrics.*addr=tcp:(127\.0\.0\.1:\d+)`)
-	gaffertest.Eventually(t, 10*time.Second, "gafferd answering on every listener", func() bool {
-		if m := listening.FindStringSubmatch(d.stderr.String()); m != nil {
-			md.tcp = m[1]
-		}
-		if m := serving.FindStringSubmatch(d.stderr.String()); m != nil {
-			md.metrics = m[1]
-		}
-		_, err := d.get("/ping")
-		return err == nil && md.tcp != "" && md.metrics != ""
-	})
+	md.testDaemon = newTestDaemon(t, daemonOpts{config: "[gaffer]\nmetrics_bind = 127.0.0.1:0\n\n" + ini, bind: "127.0.0.1:0",
+		what: "gafferd answering on every listener", ready: func() bool {
+			if m := listening.FindStringSubmatch(md.stderr.String()); m != nil {
+				md.tcp = m[1]
+			}
+			if m := serving.FindStringSubmatch(md.stderr.String()); m != nil {
+				md.metrics = m[1]
+			}
+			return md.tcp != "" && md.metrics != ""
+		}})
+	md.start()
 	return md
 }
 

@@ -188,36 +188,5 @@ func TestExamplePlugin(t *testing.T) {
 // startDaemonArgs is startDaemon with extra gafferd arguments.
 func startDaemonArgs(t *testing.T, ini string, args ...string) *testDaemon {
 	t.Helper()
-	dir := t.TempDir()
-	d := &testDaemon{t: t, sock: filepath.Join(dir, "run", "gafferd.sock"), config: filepath.Join(dir, "gaffer.ini"),
-		stderr: &syncBuffer{}, waited: make(chan error, 1)}
-	d.writeConfig(ini)
-	d.cmd = exec.Command(gafferdBin, append([]string{"-c", d.config, "--bind", "unix:" + d.sock}, args...)...)
-	d.cmd.Stderr = d.stderr
-	d.cmd.Dir = dir
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.waited <- d.cmd.Wait() }()
-	d.http = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", d.sock)
-		}}}
-	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.waited:
-		case <-time.After(20 * time.Second):
-			d.cmd.Process.Kill()
-			t.Error("gafferd did not stop on SIGTERM")
-		}
-		if t.Failed() {
-			t.Logf("gafferd stderr:\n%s", d.stderr)
-		}
-	})
-	gaffertest.Eventually(t, 10*time.Second, "gafferd answering", func() bool {
-		_, err := d.get("/ping")
-		return err == nil
-	})
-	return d
+	return startDaemonWith(t, daemonOpts{config: ini, args: args})
 }

@@ -23,17 +23,14 @@ import (
 	"github.com/gafferhq/gaffer/internal/auth"
 	"github.com/gafferhq/gaffer/internal/cluster"
 	"github.com/gafferhq/gaffer/internal/events"
-	"github.com/gafferhq/gaffer/internal/gaffertest"
+	"github.com/gafferhq/gaffer/internal/gaffertest/enginetest"
 	"github.com/gafferhq/gaffer/supervisor"
 )
 
-func TestMain(m *testing.M) {
-	gaffertest.RunHelper()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // wait bounds every wait for the cluster to converge.
-const wait = 10 * time.Second
+const wait = enginetest.Wait
 
 var quiet = slog.New(slog.DiscardHandler)
 
@@ -53,30 +50,15 @@ type member struct {
 // not nil); join it with start.
 func newMember(t *testing.T, name string, az *auth.Authorizer) *member {
 	t.Helper()
-	sup := supervisor.New(supervisor.Options{Logger: quiet})
-	spawns := sup.Subscribe(1<<12, supervisor.DropOldest, "spawn")
-	ctx, cancel := context.WithCancel(context.Background())
-	go sup.Run(ctx)
+	e := enginetest.New(t, enginetest.Options{Logger: quiet})
 	if az == nil {
 		az = &auth.Authorizer{}
 	}
-	api := az.Middleware(rest.New(sup, rest.Options{Authorize: rest.AuthorizeWith(az), Auth: az}))
-	m := &member{t: t, name: name, sup: sup, api: api, az: az, beat: 100 * time.Millisecond}
+	api := az.Middleware(rest.New(e.Sup, rest.Options{Authorize: rest.AuthorizeWith(az), Auth: az}))
+	m := &member{t: t, name: name, sup: e.Sup, api: api, az: az, beat: 100 * time.Millisecond}
 	t.Cleanup(func() {
 		if m.node != nil {
 			m.node.Close()
-		}
-		cancel()
-		select {
-		case <-sup.Done():
-		case <-time.After(30 * time.Second):
-			t.Error("supervisor did not stop")
-		}
-		spawns.Close()
-		for e := range spawns.C() {
-			if !gaffertest.Gone(e.OSPid) {
-				t.Errorf("process %d (os pid %d) of %s still alive", e.Pid, e.OSPid, e.Name)
-			}
 		}
 	})
 	return m
@@ -101,13 +83,7 @@ func (m *member) start(url string) {
 }
 
 func jobBody(t *testing.T, name string, start bool) string {
-	b, err := json.Marshal(map[string]any{"name": name, "cmd": gaffertest.Self(t),
-		"env":              map[string]string{gaffertest.HelperEnv: "sleep", "GORACE": "atexit_sleep_ms=0"},
-		"graceful_timeout": 5, "start": start})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return enginetest.JobBody(t, name, "sleep", start, nil)
 }
 
 // do runs a request on node through from's cluster connection.

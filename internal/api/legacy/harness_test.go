@@ -1,36 +1,28 @@
 package legacy_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/gafferhq/gaffer/internal/api/legacy"
 	"github.com/gafferhq/gaffer/internal/events"
 	"github.com/gafferhq/gaffer/internal/gaffertest"
+	"github.com/gafferhq/gaffer/internal/gaffertest/enginetest"
 	"github.com/gafferhq/gaffer/supervisor"
 )
 
-func TestMain(m *testing.M) {
-	gaffertest.RunHelper()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // wait bounds every wait for an event or a stream.
-const wait = 10 * time.Second
+const wait = enginetest.Wait
 
 type server struct {
 	t   *testing.T
 	sup *supervisor.Supervisor
 	h   *legacy.Handler
 	url string
+	api enginetest.Client
 }
 
 // newServer runs a real supervisor behind the legacy handler on loopback.
@@ -38,28 +30,10 @@ type server struct {
 // test spawned is gone.
 func newServer(t *testing.T, opts legacy.Options) *server {
 	t.Helper()
-	sup := supervisor.New(supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
-	spawns := sup.Subscribe(1<<14, supervisor.DropOldest, "spawn")
-	ctx, cancel := context.WithCancel(context.Background())
-	go sup.Run(ctx)
-	h := legacy.New(sup, opts)
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-sup.Done():
-		case <-time.After(30 * time.Second):
-			t.Error("supervisor did not stop")
-		}
-		ts.Close()
-		spawns.Close()
-		for e := range spawns.C() {
-			if !gaffertest.Gone(e.OSPid) {
-				t.Errorf("process %d (os pid %d) of %s still alive", e.Pid, e.OSPid, e.Name)
-			}
-		}
-	})
-	return &server{t: t, sup: sup, h: h, url: ts.URL}
+	e := enginetest.New(t, enginetest.Options{})
+	h := legacy.New(e.Sup, opts)
+	ts := e.Serve(h, enginetest.ServeOptions{StopFirst: true})
+	return &server{t: t, sup: e.Sup, h: h, url: ts.URL, api: ts.Client}
 }
 
 // do sends a request the way gaffer 0.4.4's Python client does (Accept:
@@ -67,24 +41,12 @@ func newServer(t *testing.T, opts legacy.Options) *server {
 // the status, headers and body.
 func (s *server) do(method, path, body string) (int, http.Header, string) {
 	s.t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	req.Header.Set("Accept", "application/json")
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		s.t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return resp.StatusCode, resp.Header, string(b)
+	return s.api.Request(method, path, body, func(req *http.Request) {
+		req.Header.Set("Accept", "application/json")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	})
 }
 
 // expect sends a request and checks its status and JSON body.

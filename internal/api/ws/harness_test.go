@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,16 +15,14 @@ import (
 	"github.com/gafferhq/gaffer/internal/api/rest"
 	"github.com/gafferhq/gaffer/internal/events"
 	"github.com/gafferhq/gaffer/internal/gaffertest"
+	"github.com/gafferhq/gaffer/internal/gaffertest/enginetest"
 	"github.com/gafferhq/gaffer/supervisor"
 )
 
-func TestMain(m *testing.M) {
-	gaffertest.RunHelper()
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { enginetest.Main(m) }
 
 // wait bounds every wait for a message or an event.
-const wait = 10 * time.Second
+const wait = enginetest.Wait
 
 // server is a real supervisor behind the websocket and REST handlers, routed
 // as gafferd routes them, on a loopback listener.
@@ -47,40 +42,11 @@ func newServer(t testing.TB, opts Options) *server {
 // newServerWith lets a test change the listener before the server starts.
 func newServerWith(t testing.TB, opts Options, setup func(*httptest.Server)) *server {
 	t.Helper()
-	sup := supervisor.New(supervisor.Options{Logger: slog.New(slog.DiscardHandler)})
-	spawns := sup.Subscribe(1<<14, supervisor.DropOldest, "spawn")
-	ctx, cancel := context.WithCancel(context.Background())
-	go sup.Run(ctx)
-	h := New(sup, opts)
-	api := rest.New(sup, rest.Options{Sampler: opts.Sampler})
-	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h.Match(r.URL.Path) {
-			h.ServeHTTP(w, r)
-			return
-		}
-		api.ServeHTTP(w, r)
-	}))
-	if setup != nil {
-		setup(ts)
-	}
-	ts.Start()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-sup.Done():
-		case <-time.After(30 * time.Second):
-			t.Error("supervisor did not stop")
-		}
-		ts.CloseClientConnections()
-		ts.Close()
-		spawns.Close()
-		for e := range spawns.C() {
-			if !gaffertest.Gone(e.OSPid) {
-				t.Errorf("process %d (os pid %d) of %s still alive", e.Pid, e.OSPid, e.Name)
-			}
-		}
-	})
-	return &server{t: t, sup: sup, h: h, ts: ts, url: "ws" + strings.TrimPrefix(ts.URL, "http")}
+	e := enginetest.New(t, enginetest.Options{})
+	h := New(e.Sup, opts)
+	api := rest.New(e.Sup, rest.Options{Sampler: opts.Sampler})
+	srv := e.Serve(enginetest.Route(h, api), enginetest.ServeOptions{Setup: setup, StopFirst: true, CloseClients: true})
+	return &server{t: t, sup: e.Sup, h: h, ts: srv.TS, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
 }
 
 // job is a config running this test binary as helper.
