@@ -1,16 +1,16 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gafferhq/gaffer/client"
 	"github.com/gafferhq/gaffer/internal/cli/authcmd"
+	"github.com/gafferhq/gaffer/internal/cli/cliargs"
+	"github.com/gafferhq/gaffer/internal/cli/conn"
 	"github.com/gafferhq/gaffer/internal/config/procfile"
 )
 
@@ -24,8 +24,8 @@ type app struct {
 	concurrency          []string
 	port                 int
 
-	host, unix, apiKey string
-	sec                client.TLSFiles // --cacert, --certfile, --keyfile
+	conn conn.Flags      // --host, --unix, --api-key
+	sec  client.TLSFiles // --cacert, --certfile, --keyfile
 
 	c *client.Client // made on first use
 }
@@ -66,11 +66,9 @@ stored for that URL in the user config ($GAFFER_CONFIG, else
 	pf.MarkHidden("directory")
 	pf.StringArrayVarP(&a.envFiles, "env", "e", nil, "extra .env file, read after ROOT/.env (repeatable)")
 	pf.StringVar(&a.name, "app", "", "app name, the gafferd session (default: the root's base name)")
-	pf.StringVar(&a.host, "host", "", "gafferd URL, http://host:port or https://host:port")
-	pf.StringVarP(&a.host, "gafferd-http-address", "g", "", "same as --host (gaffer 0.5)")
+	a.conn.AddFlags(root, "API key sent as X-Api-Key (default $GAFFER_API_KEY, else the key stored by login)")
+	pf.StringVarP(&a.conn.Host, "gafferd-http-address", "g", "", "same as --host (gaffer 0.5)")
 	pf.MarkHidden("gafferd-http-address")
-	pf.StringVar(&a.unix, "unix", "", "gafferd unix socket path")
-	pf.StringVar(&a.apiKey, "api-key", "", "API key sent as X-Api-Key (default $GAFFER_API_KEY, else the key stored by login)")
 	authcmd.AddTLSFlags(root, &a.sec)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
@@ -111,56 +109,31 @@ func (a *app) loadApp() (*procfile.App, error) {
 		Name: a.name, Port: a.port, LookupEnv: os.LookupEnv})
 }
 
+// loadAppConcurrency is loadApp and the -c flags' processes per type.
+func (a *app) loadAppConcurrency() (*procfile.App, map[string]int, error) {
+	pa, err := a.loadApp()
+	if err != nil {
+		return nil, nil, err
+	}
+	conc, err := pa.ParseConcurrency(a.concurrency)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	return pa, conc, nil
+}
+
 // client connects to gafferd as the flags say (gafferctl's conventions).
 func (a *app) client() (*client.Client, error) {
-	if a.c != nil {
-		return a.c, nil
-	}
-	addr := a.host
-	switch {
-	case a.host != "" && a.unix != "":
-		return nil, usageErrorf("--host and --unix are exclusive")
-	case a.unix != "":
-		addr = "unix://" + a.unix
-	case addr == "":
-		addr = client.DefaultAddress()
-	}
-	// --api-key, $GAFFER_API_KEY or the user config's key; TLS files.
-	opts, err := authcmd.ClientOptions(addr, a.apiKey, a.sec)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	c, err := client.New(addr, opts...)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	a.c = c
-	return c, nil
+	return a.conn.Client(&a.c, a.sec, func(err error) error { return usageError{err} })
 }
 
 // explain makes transport and auth errors say what to do.
 func (a *app) explain(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok && a.c != nil {
-		return fmt.Errorf("cannot reach gafferd at %s: %v", a.c.Address(), ue.Err)
-	}
-	switch {
-	case errors.Is(err, client.ErrUnauthorized):
-		return fmt.Errorf("unauthorized: gafferd wants an API key (--api-key, $GAFFER_API_KEY, or \"gaffer login\")")
-	case errors.Is(err, client.ErrForbidden):
-		return fmt.Errorf("forbidden: this API key may not do that")
-	}
-	return err
+	return conn.Explain(err, a.c, `--api-key, $GAFFER_API_KEY, or "gaffer login"`)
 }
 
 // nargs accepts between min and max arguments (max < 0: no limit).
-func nargs(min, max int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) < min || (max >= 0 && len(args) > max) {
-			return usageErrorf("usage: %s", cmd.UseLine())
-		}
-		return nil
-	}
-}
+func nargs(min, max int) cobra.PositionalArgs { return cliargs.N(min, max, usageErrorf) }
 
 // plural is "1 process" / "2 processes".
 func plural(n int, one, many string) string {

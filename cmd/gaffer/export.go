@@ -36,13 +36,9 @@ Without DIR the single-file formats are printed; systemd needs a DIR.`,
 			if len(args) == 1 && args[0] == "systemd" {
 				return usageErrorf("export systemd writes several files: give a DIR")
 			}
-			pa, err := a.loadApp()
+			pa, conc, err := a.loadAppConcurrency()
 			if err != nil {
 				return err
-			}
-			conc, err := pa.ParseConcurrency(a.concurrency)
-			if err != nil {
-				return usageError{err}
 			}
 			files, err := pa.Export(args[0], conc)
 			if err != nil {

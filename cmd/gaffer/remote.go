@@ -32,6 +32,24 @@ func (a *app) appName() (string, error) {
 	return name, procfile.ValidAppName(name)
 }
 
+// appClient is the app's name and the client to reach its gafferd.
+func (a *app) appClient() (string, *client.Client, error) {
+	name, err := a.appName()
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := a.client()
+	return name, c, err
+}
+
+// notLoaded says that gafferd has no session name when err is its not-found.
+func notLoaded(name string, err error) error {
+	if errors.Is(err, supervisor.ErrNotFound) {
+		return fmt.Errorf("app %q is not loaded", name)
+	}
+	return err
+}
+
 func (a *app) loadCmd() *cobra.Command {
 	var nostart bool
 	cmd := &cobra.Command{
@@ -44,13 +62,9 @@ directory, and both output streams captured. The jobs start unless
 --nostart. A job already loaded is reported and left as it is.`,
 		Args: nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pa, err := a.loadApp()
+			pa, conc, err := a.loadAppConcurrency()
 			if err != nil {
 				return err
-			}
-			conc, err := pa.ParseConcurrency(a.concurrency)
-			if err != nil {
-				return usageError{err}
 			}
 			jobs, err := pa.Jobs(conc)
 			if err != nil {
@@ -90,20 +104,14 @@ func (a *app) unloadCmd() *cobra.Command {
 		Use:   "unload [TYPE...]",
 		Short: "Stop and remove the app's jobs (or some types) from gafferd",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := a.appName()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			name, c, err := a.appClient()
 			if err != nil {
 				return err
 			}
 			var jobs []string
 			if len(args) == 0 {
-				if jobs, err = c.Jobs(cmd.Context(), name); errors.Is(err, supervisor.ErrNotFound) {
-					return fmt.Errorf("app %q is not loaded", name)
-				} else if err != nil {
-					return err
+				if jobs, err = c.Jobs(cmd.Context(), name); err != nil {
+					return notLoaded(name, err)
 				}
 			}
 			for _, t := range args {
@@ -184,20 +192,14 @@ func (a *app) psCmd() *cobra.Command {
 		Short: "Show the app's processes in gafferd, with their usage",
 		Args:  nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			name, err := a.appName()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			name, c, err := a.appClient()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
 			infos, err := c.JobsInfo(ctx, name)
-			if errors.Is(err, supervisor.ErrNotFound) {
-				return fmt.Errorf("app %q is not loaded", name)
-			} else if err != nil {
-				return err
+			if err != nil {
+				return notLoaded(name, err)
 			}
 			for k, info := range infos {
 				_, typ := supervisor.ParseName(info.Name)
@@ -262,19 +264,13 @@ func (a *app) statusCmd() *cobra.Command {
 		Short: "Show the state of the app's jobs in gafferd",
 		Args:  nargs(0, 0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			name, err := a.appName()
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			name, c, err := a.appClient()
 			if err != nil {
 				return err
 			}
 			infos, err := c.JobsInfo(cmd.Context(), name)
-			if errors.Is(err, supervisor.ErrNotFound) {
-				return fmt.Errorf("app %q is not loaded", name)
-			} else if err != nil {
-				return err
+			if err != nil {
+				return notLoaded(name, err)
 			}
 			width := 0
 			for _, info := range infos {

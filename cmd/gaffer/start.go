@@ -103,13 +103,9 @@ func parseFlapping(s string) (*supervisor.Flapping, error) {
 }
 
 func (a *app) start(ctx context.Context, args []string, timeout time.Duration, flapping *supervisor.Flapping) error {
-	pa, err := a.loadApp()
+	pa, conc, err := a.loadAppConcurrency()
 	if err != nil {
 		return err
-	}
-	conc, err := pa.ParseConcurrency(a.concurrency)
-	if err != nil {
-		return usageError{err}
 	}
 	if len(args) == 1 {
 		if pa.Type(args[0]) == nil {

@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gafferhq/gaffer/client"
-	"github.com/gafferhq/gaffer/internal/cli/authcmd"
+	"github.com/gafferhq/gaffer/internal/cli/cliargs"
+	"github.com/gafferhq/gaffer/internal/cli/conn"
+	"github.com/gafferhq/gaffer/internal/cli/output"
 )
 
 // app is one gafferctl invocation: its streams, global flags and client.
@@ -22,10 +20,10 @@ type app struct {
 	in  io.Reader
 	out io.Writer
 
-	host, unix, apiKey string
-	json               bool
-	cluster            bool            // --cluster (cluster.go)
-	sec                client.TLSFiles // --cacert, --certfile, --keyfile (auth.go)
+	conn    conn.Flags // --host, --unix, --api-key
+	json    bool
+	cluster bool            // --cluster (cluster.go)
+	sec     client.TLSFiles // --cacert, --certfile, --keyfile (auth.go)
 
 	c *client.Client // made on first use: help and completion need none
 }
@@ -60,13 +58,10 @@ all-digit argument where a job or a pid is allowed is a pid.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.host, "host", "", "gafferd URL, http://host:port or https://host:port")
-	pf.StringVar(&a.unix, "unix", "", "gafferd unix socket path")
-	pf.StringVar(&a.host, "connect", "", "same as --host (gafferctl 0.4)")
+	a.conn.AddFlags(root, "API key sent as X-Api-Key (default $GAFFER_API_KEY)")
+	pf.StringVar(&a.conn.Host, "connect", "", "same as --host (gafferctl 0.4)")
 	pf.MarkHidden("connect")
 	pf.BoolVar(&a.json, "json", false, "print JSON instead of text")
-	// The environment is read at use, so that help never prints a key.
-	pf.StringVar(&a.apiKey, "api-key", "", "API key sent as X-Api-Key (default $GAFFER_API_KEY)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddGroup(&cobra.Group{ID: "jobs", Title: "Job commands:"},
@@ -88,56 +83,18 @@ all-digit argument where a job or a pid is allowed is a pid.`,
 
 // client connects to gafferd as the flags say.
 func (a *app) client() (*client.Client, error) {
-	if a.c != nil {
-		return a.c, nil
-	}
-	addr := a.host
-	switch {
-	case a.host != "" && a.unix != "":
-		return nil, usageErrorf("--host and --unix are exclusive")
-	case a.unix != "":
-		addr = "unix://" + a.unix
-	case addr == "":
-		addr = client.DefaultAddress()
-	}
-	// --api-key, $GAFFER_API_KEY or the user config's key; TLS files.
-	opts, err := authcmd.ClientOptions(addr, a.apiKey, a.sec)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	c, err := client.New(addr, opts...)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	a.c = c
-	return c, nil
+	return a.conn.Client(&a.c, a.sec, func(err error) error { return usageError{err} })
 }
 
 // explain makes transport and auth errors say what to do.
 func (a *app) explain(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok && a.c != nil {
-		return fmt.Errorf("cannot reach gafferd at %s: %v", a.c.Address(), ue.Err)
-	}
-	switch {
-	case errors.Is(err, client.ErrUnauthorized):
-		return fmt.Errorf("unauthorized: gafferd wants an API key (--api-key or $GAFFER_API_KEY)")
-	case errors.Is(err, client.ErrForbidden):
-		return fmt.Errorf("forbidden: this API key may not do that")
-	}
-	return err
+	return conn.Explain(err, a.c, "--api-key or $GAFFER_API_KEY")
 }
 
 // ---- argument checks -------------------------------------------------------
 
 // nargs accepts between min and max arguments (max < 0: no limit).
-func nargs(min, max int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) < min || (max >= 0 && len(args) > max) {
-			return usageErrorf("usage: %s", cmd.UseLine())
-		}
-		return nil
-	}
-}
+func nargs(min, max int) cobra.PositionalArgs { return cliargs.N(min, max, usageErrorf) }
 
 // isPid reports whether a JOB|PID argument is a pid (all digits).
 func isPid(s string) bool {
@@ -163,19 +120,11 @@ func (a *app) completeJobs(cmd *cobra.Command, args []string, _ string) ([]strin
 
 // emit prints v as JSON with --json, else runs text.
 func (a *app) emit(v any, text func(w io.Writer)) error {
-	if a.json {
-		enc := json.NewEncoder(a.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	text(a.out)
-	return nil
+	return output.Emit(a.out, a.json, v, text)
 }
 
 // ok is the answer of a command with nothing to show.
-func (a *app) ok() error {
-	return a.emit(map[string]bool{"ok": true}, func(w io.Writer) { fmt.Fprintln(w, "ok") })
-}
+func (a *app) ok() error { return output.OK(a.out, a.json) }
 
 // lines prints one item per line (a JSON array with --json).
 func lines[T any](a *app, items []T) error {
@@ -190,14 +139,7 @@ func lines[T any](a *app, items []T) error {
 }
 
 // table writes aligned columns; rows are tab-separated.
-func table(w io.Writer, header string, rows []string) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	for _, r := range rows {
-		fmt.Fprintln(tw, r)
-	}
-	tw.Flush()
-}
+func table(w io.Writer, header string, rows []string) { output.Table(w, header, rows) }
 
 func joinInts(ns []int, sep string) string {
 	if len(ns) == 0 {

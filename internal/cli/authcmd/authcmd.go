@@ -10,18 +10,18 @@ package authcmd
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gafferhq/gaffer/client"
 	"github.com/gafferhq/gaffer/internal/auth"
+	"github.com/gafferhq/gaffer/internal/cli/cliargs"
+	"github.com/gafferhq/gaffer/internal/cli/output"
 	"github.com/gafferhq/gaffer/internal/cli/userconfig"
 )
 
@@ -118,42 +118,20 @@ func (e *cmds) usagef(format string, args ...any) error {
 }
 
 // nargs accepts between min and max arguments (max < 0: no limit).
-func (e *cmds) nargs(min, max int) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) < min || (max >= 0 && len(args) > max) {
-			return e.usagef("usage: %s", cmd.UseLine())
-		}
-		return nil
-	}
-}
+func (e *cmds) nargs(min, max int) cobra.PositionalArgs { return cliargs.N(min, max, e.usagef) }
 
 func (e *cmds) json() bool { return e.JSON != nil && *e.JSON }
 
 // emit prints v as JSON when asked, else runs text.
 func (e *cmds) emit(v any, text func(w io.Writer)) error {
-	if e.json() {
-		enc := json.NewEncoder(e.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	text(e.Out)
-	return nil
+	return output.Emit(e.Out, e.json(), v, text)
 }
 
 // ok is the answer of a command with nothing to show.
-func (e *cmds) ok() error {
-	return e.emit(map[string]bool{"ok": true}, func(w io.Writer) { fmt.Fprintln(w, "ok") })
-}
+func (e *cmds) ok() error { return output.OK(e.Out, e.json()) }
 
 // table writes aligned columns; rows are tab-separated.
-func table(w io.Writer, header string, rows []string) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, header)
-	for _, r := range rows {
-		fmt.Fprintln(tw, r)
-	}
-	tw.Flush()
-}
+func table(w io.Writer, header string, rows []string) { output.Table(w, header, rows) }
 
 func orDash(s string) string {
 	if s == "" {
