@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -28,19 +27,10 @@ type Cluster struct {
 // cluster decodes [cluster].
 func (b *builder) cluster(sec *section) {
 	c := &Cluster{}
-	for _, k := range sec.order {
-		e := sec.keys[k]
-		v, err := b.doc.get(sec, e)
-		if err != nil {
-			b.fail(e.pos, sec.name, e.name, err)
-			continue
-		}
-		v = strings.TrimSpace(v)
-		rel := func() string {
-			if v == "" || filepath.IsAbs(v) {
-				return v
-			}
-			return filepath.Join(filepath.Dir(e.pos.file), v)
+	b.eachValue(sec, func(k string, e *entry, v string) {
+		if p := tlsFile(k, &c.CertFile, &c.KeyFile, &c.CACerts); p != nil {
+			*p = relPath(e, v)
+			return
 		}
 		switch k {
 		case "url":
@@ -56,19 +46,13 @@ func (b *builder) cluster(sec *section) {
 		case "name":
 			c.Name = v
 		case "credentials":
-			c.Credentials = rel()
+			c.Credentials = relPath(e, v)
 		case "nkey":
-			c.NKey = rel()
-		case "ca_certs":
-			c.CACerts = rel()
-		case "certfile":
-			c.CertFile = rel()
-		case "keyfile":
-			c.KeyFile = rel()
+			c.NKey = relPath(e, v)
 		default:
 			b.warn(e.pos, sec.name, e.name, "unknown key, ignored")
 		}
-	}
+	})
 	for _, err := range c.Validate() {
 		var ce *ClusterError
 		key := ""

@@ -33,27 +33,12 @@ type Auth struct {
 // ssl decodes [ssl].
 func (b *builder) ssl(sec *section) {
 	s := &SSL{}
-	for _, k := range sec.order {
-		e := sec.keys[k]
-		v, err := b.doc.get(sec, e)
-		if err != nil {
-			b.fail(e.pos, sec.name, e.name, err)
-			continue
-		}
-		v = strings.TrimSpace(v)
-		rel := func() string {
-			if v == "" || filepath.IsAbs(v) {
-				return v
-			}
-			return filepath.Join(filepath.Dir(e.pos.file), v)
+	b.eachValue(sec, func(k string, e *entry, v string) {
+		if p := tlsFile(k, &s.CertFile, &s.KeyFile, &s.CACerts); p != nil {
+			*p = relPath(e, v)
+			return
 		}
 		switch k {
-		case "certfile":
-			s.CertFile = rel()
-		case "keyfile":
-			s.KeyFile = rel()
-		case "ca_certs":
-			s.CACerts = rel()
 		case "cert_reqs":
 			n, err := parseCertReqs(v)
 			if err != nil {
@@ -63,7 +48,7 @@ func (b *builder) ssl(sec *section) {
 		default:
 			b.warn(e.pos, sec.name, e.name, "unknown key, ignored")
 		}
-	}
+	})
 	if s.CertFile == "" {
 		b.fail(sec.pos, sec.name, "certfile", fmt.Errorf("%w: [ssl] needs certfile (and keyfile unless the key is in it)", ErrMissing))
 		return
@@ -72,6 +57,20 @@ func (b *builder) ssl(sec *section) {
 		b.fail(sec.pos, sec.name, "ca_certs", fmt.Errorf("%w: cert_reqs asks for client certificates, so ca_certs must name the CAs that sign them", ErrMissing))
 	}
 	b.cfg.SSL = s
+}
+
+// tlsFile is where the TLS file key k of [ssl] or [cluster] goes: certfile,
+// keyfile or ca_certs; nil for any other key.
+func tlsFile(k string, certFile, keyFile, caCerts *string) *string {
+	switch k {
+	case "certfile":
+		return certFile
+	case "keyfile":
+		return keyFile
+	case "ca_certs":
+		return caCerts
+	}
+	return nil
 }
 
 // parseCertReqs reads cert_reqs: 0/1/2, none/optional/required, or
@@ -90,14 +89,7 @@ func parseCertReqs(v string) (int, error) {
 
 // auth decodes [auth]. Only the default (file) backends exist.
 func (b *builder) auth(sec *section) {
-	for _, k := range sec.order {
-		e := sec.keys[k]
-		v, err := b.doc.get(sec, e)
-		if err != nil {
-			b.fail(e.pos, sec.name, e.name, err)
-			continue
-		}
-		v = strings.TrimSpace(v)
+	b.eachValue(sec, func(k string, e *entry, v string) {
 		switch k {
 		case "auth_dbname":
 			b.cfg.Auth.AuthDBName = v
@@ -110,7 +102,31 @@ func (b *builder) auth(sec *section) {
 		default:
 			b.warn(e.pos, sec.name, e.name, "unknown key, ignored")
 		}
+	})
+}
+
+// eachValue calls fn with each key of sec (lower-cased, first defined
+// first), its entry and its value trimmed of spaces. A value that cannot
+// be read fails and is skipped.
+func (b *builder) eachValue(sec *section, fn func(k string, e *entry, v string)) {
+	for _, k := range sec.order {
+		e := sec.keys[k]
+		v, err := b.doc.get(sec, e)
+		if err != nil {
+			b.fail(e.pos, sec.name, e.name, err)
+			continue
+		}
+		fn(k, e, strings.TrimSpace(v))
 	}
+}
+
+// relPath is the path v relative to the directory of the file that set e;
+// empty and absolute paths stay as they are.
+func relPath(e *entry, v string) string {
+	if v == "" || filepath.IsAbs(v) {
+		return v
+	}
+	return filepath.Join(filepath.Dir(e.pos.file), v)
 }
 
 // allowedOrigins decodes [gaffer] allowed_origins: space- or

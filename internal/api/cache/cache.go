@@ -81,6 +81,20 @@ func (c *Cache) preamble(args []any, n int) (string, error) {
 	return key(args[0])
 }
 
+// locked is a method of n arguments: after preamble, fn runs with the
+// store locked, given the arguments and the key (when n > 0).
+func (c *Cache) locked(n int, fn func(args []any, k string) (any, error)) func(context.Context, []any) (any, error) {
+	return func(_ context.Context, args []any) (any, error) {
+		k, err := c.preamble(args, n)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return fn(args, k)
+	}
+}
+
 func (c *Cache) methods() map[string]xmlrpc.Method {
 	return map[string]xmlrpc.Method{
 		"getAPIVersion": {Help: "Return the version of the RPC API used by supervisor_cache\n\n@return string version\n",
@@ -91,34 +105,20 @@ func (c *Cache) methods() map[string]xmlrpc.Method {
 				return APIVersion, nil
 			}},
 		"getKeys": {Help: "Return keys for all data stored in the cache\n\n@return array result  An array of strings representing cache keys\n",
-			Call: func(_ context.Context, args []any) (any, error) {
-				if _, err := c.preamble(args, 0); err != nil {
-					return nil, err
-				}
-				c.mu.Lock()
-				defer c.mu.Unlock()
+			Call: c.locked(0, func([]any, string) (any, error) {
 				keys := make([]string, 0, len(c.m))
 				for k := range c.m {
 					keys = append(keys, k)
 				}
 				slices.Sort(keys)
 				return keys, nil
-			}},
+			})},
 		"getCount": {Help: "Return a count of all items in the cache\n\n@return integer count   Count of items\n",
-			Call: func(_ context.Context, args []any) (any, error) {
-				if _, err := c.preamble(args, 0); err != nil {
-					return nil, err
-				}
-				c.mu.Lock()
-				defer c.mu.Unlock()
+			Call: c.locked(0, func([]any, string) (any, error) {
 				return len(c.m), nil
-			}},
+			})},
 		"store": {Help: "Store a string value in the cache, referenced by 'key'\n\n@param string key   A string to lookup the value\n@param string data  A string value\n@return boolean     Always true unless error\n",
-			Call: func(_ context.Context, args []any) (any, error) {
-				k, err := c.preamble(args, 2)
-				if err != nil {
-					return nil, err
-				}
+			Call: c.locked(2, func(args []any, k string) (any, error) {
 				data := args[1]
 				if b, ok := data.([]byte); ok {
 					data = string(b)
@@ -127,48 +127,29 @@ func (c *Cache) methods() map[string]xmlrpc.Method {
 				if !ok {
 					return nil, xmlrpc.Faultf(xmlrpc.BadArguments, "Data must be a string")
 				}
-				c.mu.Lock()
-				defer c.mu.Unlock()
 				if c.m == nil {
 					c.m = map[string]string{}
 				}
 				c.m[k] = s
 				return true, nil
-			}},
+			})},
 		"fetch": {Help: "Retrieve data from cache stored under 'key'\n\n@param string key  The cache key\n@return string    Cache data stored at key\n",
-			Call: func(_ context.Context, args []any) (any, error) {
-				k, err := c.preamble(args, 1)
-				if err != nil {
-					return nil, err
-				}
-				c.mu.Lock()
-				defer c.mu.Unlock()
+			Call: c.locked(1, func(_ []any, k string) (any, error) {
 				v, ok := c.m[k]
 				if !ok {
 					return nil, xmlrpc.Faultf(xmlrpc.BadName, "%s", k)
 				}
 				return v, nil
-			}},
+			})},
 		"delete": {Help: "Delete data stored in cache under 'key'\n\n@param string key  The key to delete from the cache\n@return boolean   Always true unless error.\n",
-			Call: func(_ context.Context, args []any) (any, error) {
-				k, err := c.preamble(args, 1)
-				if err != nil {
-					return nil, err
-				}
-				c.mu.Lock()
-				defer c.mu.Unlock()
+			Call: c.locked(1, func(_ []any, k string) (any, error) {
 				delete(c.m, k)
 				return true, nil
-			}},
+			})},
 		"clear": {Help: "Clear the cache\n\n@return boolean  Always true unless error.\n",
-			Call: func(_ context.Context, args []any) (any, error) {
-				if _, err := c.preamble(args, 0); err != nil {
-					return nil, err
-				}
-				c.mu.Lock()
-				defer c.mu.Unlock()
+			Call: c.locked(0, func([]any, string) (any, error) {
 				clear(c.m)
 				return true, nil
-			}},
+			})},
 	}
 }

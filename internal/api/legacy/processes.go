@@ -31,11 +31,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, _ route) error {
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, templateNames(jobs))
+}
+
+// templateNames are the 0.4.4 names of full job names, [] for none.
+func templateNames(jobs []string) []string {
 	names := make([]string, 0, len(jobs))
 	for _, j := range jobs {
 		names = append(names, templateName(j))
 	}
-	return writeJSON(w, http.StatusOK, names)
+	return names
 }
 
 // readObject reads the body as one JSON object: invalid_json otherwise.
@@ -342,11 +347,7 @@ func (h *Handler) group(w http.ResponseWriter, r *http.Request, rt route) error 
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(jobs))
-	for _, j := range jobs {
-		names = append(names, templateName(j))
-	}
-	return writeJSON(w, http.StatusOK, names)
+	return writeJSON(w, http.StatusOK, templateNames(jobs))
 }
 
 // forEach applies op to every template of a group. A template removed

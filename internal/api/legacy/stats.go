@@ -181,11 +181,7 @@ func (h *Handler) allStats(w http.ResponseWriter, r *http.Request, _ route) erro
 // "stat" message per process (longpoll: the first, then the answer ends).
 func (h *Handler) templateStats(w http.ResponseWriter, r *http.Request, rt route) error {
 	s := &sampler{h: h}
-	feed, err := feedOf(r, "normal", "normal", "longpoll", "eventsource")
-	if err != nil {
-		return err
-	}
-	hb, err := parseHeartbeat(r.URL.Query().Get("heartbeat"), h.heartbeat)
+	feed, hb, err := h.feedAndHeartbeat(r, "normal", "normal", "longpoll", "eventsource")
 	if err != nil {
 		return err
 	}
@@ -209,11 +205,7 @@ func (h *Handler) templateStats(w http.ResponseWriter, r *http.Request, rt route
 // template.
 func (h *Handler) processStats(w http.ResponseWriter, r *http.Request, rt route) error {
 	s := &sampler{h: h}
-	feed, err := feedOf(r, "normal", "normal", "longpoll", "eventsource")
-	if err != nil {
-		return err
-	}
-	hb, err := parseHeartbeat(r.URL.Query().Get("heartbeat"), h.heartbeat)
+	feed, hb, err := h.feedAndHeartbeat(r, "normal", "normal", "longpoll", "eventsource")
 	if err != nil {
 		return err
 	}

@@ -68,11 +68,7 @@ func (o *output) rest() [][]byte {
 // chunked encoding. The answer ends when the process exits, the client
 // leaves, or it falls QueueSize chunks behind.
 func (h *Handler) stream(w http.ResponseWriter, r *http.Request, rt route) error {
-	feed, err := feedOf(r, "longpoll", "longpoll", "eventsource", "continuous")
-	if err != nil {
-		return err
-	}
-	hb, err := parseHeartbeat(r.URL.Query().Get("heartbeat"), h.heartbeat)
+	feed, hb, err := h.feedAndHeartbeat(r, "longpoll", "longpoll", "eventsource", "continuous")
 	if err != nil {
 		return err
 	}

@@ -117,6 +117,20 @@ func feedOf(r *http.Request, def string, allowed ...string) (string, error) {
 	return "", badValue(fmt.Sprintf("feed %q: want one of %s", f, strings.Join(allowed, ", ")))
 }
 
+// feedAndHeartbeat reads ?feed= as feedOf does, then ?heartbeat= with the
+// handler's heartbeat as default.
+func (h *Handler) feedAndHeartbeat(r *http.Request, def string, allowed ...string) (string, time.Duration, error) {
+	feed, err := feedOf(r, def, allowed...)
+	if err != nil {
+		return "", 0, err
+	}
+	hb, err := parseHeartbeat(r.URL.Query().Get("heartbeat"), h.heartbeat)
+	if err != nil {
+		return "", 0, err
+	}
+	return feed, hb, nil
+}
+
 // parseHeartbeat reads ?heartbeat=: absent or "true" is def, "false" or 0
 // is none, else seconds (fractions allowed) from 0.01 to 86400.
 func parseHeartbeat(v string, def time.Duration) (time.Duration, error) {
@@ -194,11 +208,7 @@ func ticker(d time.Duration) (<-chan time.Time, func()) {
 // leaves, the supervisor stops, or the client falls QueueSize events
 // behind (the stream then ends: the supervisor never waits for a reader).
 func (h *Handler) watch(w http.ResponseWriter, r *http.Request, rt route) error {
-	feed, err := feedOf(r, "longpoll", "longpoll", "eventsource")
-	if err != nil {
-		return err
-	}
-	hb, err := parseHeartbeat(r.URL.Query().Get("heartbeat"), h.heartbeat)
+	feed, hb, err := h.feedAndHeartbeat(r, "longpoll", "longpoll", "eventsource")
 	if err != nil {
 		return err
 	}

@@ -261,13 +261,22 @@ func ownKey(c auth.Caller, key string) error {
 	return refusal(c.Check(auth.LevelCreateKey, ""))
 }
 
-func (a *api) getKey(w http.ResponseWriter, r *http.Request) error {
+// ownedKey is key {key} when keys are on and the caller may see it.
+func (a *api) ownedKey(r *http.Request) (*auth.Authorizer, string, error) {
 	az, err := a.keysOn()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	key := r.PathValue("key")
 	if err := ownKey(a.caller(r), key); err != nil {
+		return nil, "", err
+	}
+	return az, key, nil
+}
+
+func (a *api) getKey(w http.ResponseWriter, r *http.Request) error {
+	az, key, err := a.ownedKey(r)
+	if err != nil {
 		return err
 	}
 	k, err := az.Keys.Get(key)
@@ -282,12 +291,8 @@ func (a *api) getKey(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) deleteKey(w http.ResponseWriter, r *http.Request) error {
-	az, err := a.keysOn()
+	az, key, err := a.ownedKey(r)
 	if err != nil {
-		return err
-	}
-	key := r.PathValue("key")
-	if err := ownKey(a.caller(r), key); err != nil {
 		return err
 	}
 	if err := az.Keys.Delete(key); err != nil {
@@ -479,43 +484,44 @@ func (a *api) deleteUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *api) setUserPassword(w http.ResponseWriter, r *http.Request) error {
-	az, _, u, err := a.ownUser(r)
-	if err != nil {
-		return err
-	}
 	var body struct {
 		Password *string `json:"password"`
 	}
-	if err := decodeJSON(r, &body, false); err != nil {
-		return err
-	}
-	if body.Password == nil || *body.Password == "" {
-		return badRequest(`"password" is required`)
-	}
-	if err := az.Users.SetPassword(u.Username, *body.Password); err != nil {
-		return storeError(err)
-	}
-	return writeJSON(w, http.StatusOK, okBody)
+	return a.setUserString(w, r, &body, "password", &body.Password,
+		func(az *auth.Authorizer, username, password string) error {
+			return az.Users.SetPassword(username, password)
+		})
 }
 
 func (a *api) setUserKey(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		Key *string `json:"key"`
+	}
+	return a.setUserString(w, r, &body, "key", &body.Key,
+		func(az *auth.Authorizer, username, key string) error {
+			if _, err := az.Keys.Get(key); err != nil {
+				return badRequest("key " + strconv.Quote(key) + " does not exist")
+			}
+			return az.Users.SetKey(username, key)
+		})
+}
+
+// setUserString changes one thing of user {u}: body is decoded, its
+// required non-empty string field (value, named field in JSON) given to
+// set.
+func (a *api) setUserString(w http.ResponseWriter, r *http.Request, body any, field string, value **string,
+	set func(az *auth.Authorizer, username, value string) error) error {
 	az, _, u, err := a.ownUser(r)
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Key *string `json:"key"`
-	}
-	if err := decodeJSON(r, &body, false); err != nil {
+	if err := decodeJSON(r, body, false); err != nil {
 		return err
 	}
-	if body.Key == nil || *body.Key == "" {
-		return badRequest(`"key" is required`)
+	if *value == nil || **value == "" {
+		return badRequest(strconv.Quote(field) + " is required")
 	}
-	if _, err := az.Keys.Get(*body.Key); err != nil {
-		return badRequest("key " + strconv.Quote(*body.Key) + " does not exist")
-	}
-	if err := az.Users.SetKey(u.Username, *body.Key); err != nil {
+	if err := set(az, u.Username, **value); err != nil {
 		return storeError(err)
 	}
 	return writeJSON(w, http.StatusOK, okBody)

@@ -197,15 +197,21 @@ func jobArg(_ *conn, a *cmdArgs) (string, error) { return a.job(0) }
 
 // processArg is the job of the pid in args[0]: permissions are on jobs.
 func processArg(c *conn, a *cmdArgs) (string, error) {
-	pid, err := a.pid(0)
-	if err != nil {
-		return "", err
-	}
-	info, err := c.h.sup.Process(c.ctx, pid)
+	_, info, err := c.pidArg(c.ctx, a)
 	if err != nil {
 		return "", err
 	}
 	return info.Name, nil
+}
+
+// pidArg is the pid in args[0] and the core's info on it.
+func (c *conn) pidArg(ctx context.Context, a *cmdArgs) (int, supervisor.ProcessInfo, error) {
+	pid, err := a.pid(0)
+	if err != nil {
+		return 0, supervisor.ProcessInfo{}, err
+	}
+	info, err := c.h.sup.Process(ctx, pid)
+	return pid, info, err
 }
 
 // ---- listings --------------------------------------------------------------
@@ -325,20 +331,21 @@ func (a *cmdArgs) sessionJob() (string, error) {
 	return fullName(name), nil
 }
 
-func (c *conn) cmdUnload(ctx context.Context, a *cmdArgs) (any, error) {
+// sessionJobCall runs fn on the job of sessionJob.
+func sessionJobCall(ctx context.Context, a *cmdArgs, fn func(context.Context, string) error) (any, error) {
 	name, err := a.sessionJob()
 	if err != nil {
 		return nil, err
 	}
-	return okResult, c.h.sup.Unload(ctx, name)
+	return okResult, fn(ctx, name)
+}
+
+func (c *conn) cmdUnload(ctx context.Context, a *cmdArgs) (any, error) {
+	return sessionJobCall(ctx, a, c.h.sup.Unload)
 }
 
 func (c *conn) cmdReload(ctx context.Context, a *cmdArgs) (any, error) {
-	name, err := a.sessionJob()
-	if err != nil {
-		return nil, err
-	}
-	return okResult, c.h.sup.Reload(ctx, name)
+	return sessionJobCall(ctx, a, c.h.sup.Reload)
 }
 
 // ---- jobs ------------------------------------------------------------------
@@ -478,11 +485,7 @@ func (c *conn) cmdCommit(ctx context.Context, a *cmdArgs) (any, error) {
 // ---- processes -------------------------------------------------------------
 
 func (c *conn) cmdProcessInfo(ctx context.Context, a *cmdArgs) (any, error) {
-	pid, err := a.pid(0)
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.h.sup.Process(ctx, pid)
+	_, info, err := c.pidArg(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -490,11 +493,7 @@ func (c *conn) cmdProcessInfo(ctx context.Context, a *cmdArgs) (any, error) {
 }
 
 func (c *conn) cmdProcessStats(ctx context.Context, a *cmdArgs) (any, error) {
-	pid, err := a.pid(0)
-	if err != nil {
-		return nil, err
-	}
-	info, err := c.h.sup.Process(ctx, pid)
+	pid, info, err := c.pidArg(ctx, a)
 	if err != nil {
 		return nil, err
 	}
