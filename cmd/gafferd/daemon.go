@@ -112,6 +112,9 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	if err != nil {
 		return err
 	}
+	if !inCluster || !clusterOpts.Embedded {
+		cluster.QuietServerSampler() // no embedded NATS server: no once-a-second wake-up either
+	}
 	if o.lookupd != "" && !inCluster {
 		return errors.New("--lookupd needs clustering ([cluster], --cluster or --cluster-embedded)")
 	}
