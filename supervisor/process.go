@@ -76,7 +76,9 @@ func newProcess(s *Supervisor, id int, j *job, op *proc.Process, committed bool,
 		if lf, ok := j.cfg.Logs[label]; ok && lf.CaptureMaxBytes > 0 && kind == "output" {
 			capture = logs.NewCapture(lf.CaptureMaxBytes)
 		}
+		s.pumps.Add(1)
 		go func() {
+			defer s.pumps.Done()
 			s.pump(p, label, kind, r, t, sinks, capture)
 			if set != nil {
 				set.wg.Done()

@@ -97,6 +97,8 @@ type Supervisor struct {
 	health          healthState           // probes and sd_notify
 
 	sockets map[string]*listenSock // listening sockets by network+address (sockets.go)
+
+	pumps sync.WaitGroup // output pumps still running; Run waits for them at the end
 }
 
 type session struct {
@@ -136,7 +138,8 @@ func New(opts Options) *Supervisor {
 }
 
 // Run supervises until ctx is cancelled, then stops every process gracefully
-// and returns once all are gone.
+// and returns once all are gone and their last output has reached the logs,
+// the OutputSinks and the subscribers.
 func (s *Supervisor) Run(ctx context.Context) error {
 	sigchld := make(chan os.Signal, 1)
 	signal.Notify(sigchld, syscall.SIGCHLD)
@@ -170,8 +173,21 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	s.timer.Stop()
 	s.closeNotify()
 	s.closeSockets()
+	// Every process is gone; let the pumps deliver what was still in the
+	// pipes (to logs, sinks and subscribers) before saying so. A pipe that a
+	// stray descendant still holds open is not waited for beyond pumpDrain.
+	drained := make(chan struct{})
+	go func() { s.pumps.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(pumpDrain):
+		s.log.Warn("output still open after every process exited; not waiting for it", "after", pumpDrain)
+	}
 	return nil
 }
+
+// pumpDrain bounds how long Run waits for output pipes after the last exit.
+const pumpDrain = 2 * time.Second
 
 // Done is closed when Run has returned.
 func (s *Supervisor) Done() <-chan struct{} { return s.done }
