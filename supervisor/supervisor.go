@@ -817,6 +817,13 @@ func (s *Supervisor) onExit(p *process, ex proc.Exit) {
 
 // flapping applies gaffer's crash-loop rule (gaffer-config.md §8.2) to an
 // exit of j; true means it paused or stopped the job.
+// Reasons of a "flap" event: the job is paused until retry_in (Tries says
+// which pause of max_retry), or given up until started again.
+const (
+	FlapPaused = "paused"
+	FlapGaveUp = "gave up"
+)
+
 func (s *Supervisor) flapping(j *job) bool {
 	f := j.cfg.Flapping
 	if f == nil {
@@ -834,15 +841,16 @@ func (s *Supervisor) flapping(j *job) bool {
 		j.flapHist, j.retries = nil, 0
 		return false
 	}
-	s.publish("flap", j.full, Event{})
 	if j.retries < f.MaxRetry {
 		j.retries++
+		s.publish("flap", j.full, Event{Reason: FlapPaused, Tries: j.retries})
 		j.stopped = true
 		s.stopAll(j)
 		j.retryAt = now.Add(f.RetryIn)
 		s.log.Warn("job is flapping; pausing", "job", j.full, "retry_in", f.RetryIn, "retry", j.retries)
 		return true
 	}
+	s.publish("flap", j.full, Event{Reason: FlapGaveUp, Tries: j.retries})
 	j.flapHist, j.retries = nil, 0
 	j.target, j.stopped = 0, true
 	s.stopAll(j)

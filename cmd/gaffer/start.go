@@ -203,16 +203,10 @@ func (a *app) start(ctx context.Context, args []string, timeout time.Duration, f
 			con.flush(e.Pid)
 			con.linef(name, "exit process with pid %d (%s)", e.OSPid, exitText(e))
 		case "flap":
-			// The loop has settled the job by now: stopped for good, or
-			// paused until retry_in (or shutting down: no restart either).
-			info, err := sup.Info(ctx, e.Name)
-			switch {
-			case err != nil:
-				con.linef(name, "crashing repeatedly: stopped (flapping)")
-			case info.Stopped && info.Waiting == "":
+			if e.Reason == supervisor.FlapGaveUp {
 				failed[e.Name] = "crashing repeatedly"
 				con.linef(name, "crashing repeatedly: stopped (flapping)")
-			default:
+			} else {
 				con.linef(name, "crashing repeatedly: restarting in %v (flapping)", flapping.RetryIn)
 			}
 		case "spawn_error":

@@ -192,12 +192,7 @@ func serve(o *options, cfg *config.Config, logger *slog.Logger, mainLog *logs.Wr
 	go func() { defer close(hooksDone); d.hooks.Run(hooksCtx, hooksSub) }()
 
 	// E-mail notifications: the same kind of queue, for the events they need.
-	d.mail = notify.NewMailer(notify.MailerOptions{Logger: logger, GaveUp: func(job string) bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		info, err := d.sup.Info(ctx, job) // a flap paused the job, or gave it up
-		return err == nil && info.Stopped && info.Waiting == ""
-	}})
+	d.mail = notify.NewMailer(notify.MailerOptions{Logger: logger})
 	if err := d.mail.Set(cfg.Email); err != nil {
 		logger.Error("email", "err", err)
 	}

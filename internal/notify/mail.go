@@ -12,7 +12,7 @@ package notify
 //     (a supervisord program);
 //   - flap: a gaffer job restarts too often and is paused;
 //   - fatal: a program went FATAL, or a gaffer job was given up after
-//     flapping (see MailerOptions.GaveUp);
+//     flapping (the flap event's reason says which);
 //   - unhealthy: a process failed its health check;
 //   - recovered: a process is healthy again after being unhealthy, or a
 //     program is RUNNING again after BACKOFF, an unexpected exit or FATAL;
@@ -91,11 +91,7 @@ type MailerOptions struct {
 	MaxBackoff time.Duration // longest wait between attempts (DefaultMailMaxBackoff)
 	Timeout    time.Duration // per attempt: connect and the whole SMTP transaction (DefaultMailTimeout)
 	MaxEvents  int           // notifications listed per message (DefaultMailMaxEvents)
-	// GaveUp reports whether a gaffer job that just flapped was given up
-	// (stopped, no retry planned): the flap is then a "fatal"
-	// notification. nil: every flap is a "flap".
-	GaveUp func(job string) bool
-	Logger *slog.Logger // slog.Default() when nil
+	Logger     *slog.Logger  // slog.Default() when nil
 }
 
 // MailStats counts a Mailer's work since it was created.
@@ -449,7 +445,9 @@ func (m *Mailer) classify(e events.Event) []mailNote {
 		j.program = true
 		return m.programState(j, e)
 	case "flap":
-		if m.opts.GaveUp != nil && m.opts.GaveUp(e.Name) {
+		gaveUp := e.Reason == supervisor.FlapGaveUp
+		e.Reason = "" // said in the text below
+		if gaveUp {
 			return note(config.EmailFatal, "gave up", "flapping: given up, start it again by hand")
 		}
 		return note(config.EmailFlap, "flapping", "flapping: paused, restarts later")

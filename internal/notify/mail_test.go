@@ -32,6 +32,7 @@ import (
 	"github.com/gafferhq/gaffer/internal/config"
 	"github.com/gafferhq/gaffer/internal/events"
 	"github.com/gafferhq/gaffer/internal/gaffertest"
+	"github.com/gafferhq/gaffer/supervisor"
 )
 
 // received is one message a test SMTP server accepted.
@@ -508,8 +509,7 @@ func TestMailEventFilteringAndKinds(t *testing.T) {
 	s := startSMTP(t, serverOpts{})
 	cfg := emailTo(s.port)
 	cfg.Events = []string{config.EmailFatal, config.EmailRecovered, config.EmailSpawnError, config.EmailFlap}
-	gaveUp := map[string]bool{"default.api": true}
-	r := startMailer(t, MailerOptions{GaveUp: func(job string) bool { return gaveUp[job] }}, cfg)
+	r := startMailer(t, MailerOptions{}, cfg)
 	// A supervisord program: crashes, backs off, goes FATAL, then runs again.
 	r.state("web.web", 0, "STOPPED", "STARTING", false)
 	r.state("web.web", 1, "STARTING", "RUNNING", false)
@@ -522,8 +522,8 @@ func TestMailEventFilteringAndKinds(t *testing.T) {
 	r.state("web.web", 2, "STARTING", "RUNNING", false)
 	r.health("default.db", 5, "unhealthy", "refused") // filtered out
 	r.health("default.db", 5, "healthy", "")
-	r.bus.Publish(events.Event{Type: "flap", Name: "default.worker"})
-	r.bus.Publish(events.Event{Type: "flap", Name: "default.api"})
+	r.bus.Publish(events.Event{Type: "flap", Name: "default.worker", Reason: supervisor.FlapPaused, Tries: 1})
+	r.bus.Publish(events.Event{Type: "flap", Name: "default.api", Reason: supervisor.FlapGaveUp, Tries: 5})
 	r.bus.Publish(events.Event{Type: "spawn_error", Name: "default.cron", Reason: "exec: \"nope\": not found"})
 	r.flush(t)
 	msgs := s.all()
